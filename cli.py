@@ -1,0 +1,172 @@
+"""The Time Tracker command line: `python cli.py <command> --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+ROLES = {"admin": "time-tracker-admin", "tester": "time-tracker-tester"}
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that reports a bad argument in one line, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except CommandError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line."""
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="cli.py", description="Time Tracker command line")
+    commands = parser.add_subparsers(title="commands", metavar="<command>", parser_class=Parser)
+
+    swagger = commands.add_parser("gen_swagger_json", help="print or write the Swagger document")
+    swagger.add_argument("-f", "--file", help="write to FILE instead of stdout")
+    swagger.set_defaults(handler=gen_swagger_json)
+
+    postman = commands.add_parser("gen_postman_collection", help="a Postman v2.1 collection")
+    postman.add_argument("-f", "--file", help="write to FILE instead of stdout")
+    postman.add_argument(
+        "-b", "--base-url", default="{{baseUrl}}", help="base URL or placeholder (default {{baseUrl}})"
+    )
+    postman.set_defaults(handler=gen_postman_collection)
+
+    migrate = commands.add_parser("migrate", help="apply pending migrations (contract §8)")
+    migrate.add_argument(
+        "--revert-latest", action="store_true", help="revert the latest applied migration"
+    )
+    migrate.set_defaults(handler=run_migrations)
+
+    token = commands.add_parser("create_token", help="mint a development token (HS256)")
+    token.add_argument("--tenant-id", required=True, help="the tenant (tid claim)")
+    token.add_argument("--user-id", required=True, help="the user (oid claim)")
+    token.add_argument("--email", help="the user's email")
+    token.add_argument("--name", help="the user's display name")
+    token.add_argument("--role", choices=sorted(ROLES), help="admin or tester")
+    token.add_argument(
+        "--expires-in", type=positive_int, default=8 * 3600, metavar="S", help="lifetime in seconds"
+    )
+    token.set_defaults(handler=create_token)
+    return parser
+
+
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return int(value)
+
+
+def _config() -> Any:
+    os.environ.setdefault("APP_ENV", "development")
+    from time_tracker_api.config import Config
+
+    config = Config.from_env()
+    if config.problems:
+        raise CommandError(f"set {', '.join(config.problems)}")
+    return config
+
+
+def _swagger() -> dict[str, Any]:
+    from time_tracker_api.api import create_api
+    from flask import Flask
+
+    app = Flask("time_tracker_api")
+    app.config.update(RESTX_MASK_SWAGGER=False)
+    api = create_api()
+    api.init_app(app)
+    with app.test_request_context("/"):
+        return json.loads(json.dumps(api.__schema__))
+
+
+def _write(text: str, path: str | None) -> None:
+    if path:
+        try:
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(text + "\n")
+        except OSError as error:
+            raise CommandError(f"cannot write {path}: {error.strerror}") from None
+    else:
+        print(text)
+
+
+def gen_swagger_json(args: argparse.Namespace) -> None:
+    """Print or write the Swagger 2.0 document."""
+    _write(json.dumps(_swagger(), indent=2, sort_keys=True), args.file)
+
+
+def gen_postman_collection(args: argparse.Namespace) -> None:
+    """Print or write a Postman collection (v2.1) of every operation."""
+    from time_tracker_api.postman import postman_collection
+
+    collection = postman_collection(_swagger(), args.base_url)
+    _write(json.dumps(collection, indent=2), args.file)
+
+
+def run_migrations(args: argparse.Namespace) -> None:
+    """Apply pending migrations, or revert the latest."""
+    from commons.bootstrap import create_storage
+    from commons.domain.exceptions import StorageUnavailable
+
+    config = _config()
+    config.instance_path.mkdir(parents=True, exist_ok=True)
+    storage = create_storage(config.storage, default_sql_url=config.default_sql_url)
+    try:
+        storage.migrate(revert_latest=args.revert_latest)
+    except StorageUnavailable as error:
+        raise CommandError(f"the database cannot be reached: {error}") from None
+
+
+def create_token(args: argparse.Namespace) -> None:
+    """Print a token signed with JWT_SECRET_KEY (or the development secret)."""
+    import jwt
+
+    config = _config()
+    if not config.jwt.secret_key:
+        raise CommandError("set JWT_SECRET_KEY: this deployment verifies tokens with JWKS keys")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "oid": args.user_id,
+        "sub": args.user_id,
+        "tid": args.tenant_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + args.expires_in,
+        "jti": str(uuid.uuid4()),
+    }
+    if args.email:
+        claims["email"] = args.email
+    if args.name:
+        claims["name"] = args.name
+    if args.role:
+        claims["roles"] = [ROLES[args.role]]
+    if config.jwt.issuers:
+        claims["iss"] = config.jwt.issuers[0]
+    if config.jwt.audiences:
+        claims["aud"] = config.jwt.audiences[0]
+    print(jwt.encode(claims, config.jwt.secret_key, algorithm="HS256"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""SQL repositories: one generic catalog repository, projects with their read model, users."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from commons.data_access_layer.sql import tables
+from commons.domain.catalog import (
+    INACTIVE,
+    CatalogItem,
+    CatalogKind,
+    NamedSummary,
+    normalized_name,
+)
+from commons.domain.exceptions import AlreadyExists
+from commons.domain.users import User
+
+
+class SqlCatalogRepository:
+    """Catalog records of one kind in one table, always scoped by tenant."""
+
+    def __init__(self, connection: sa.Connection, kind: CatalogKind):
+        self.connection = connection
+        self.kind = kind
+        self.table = tables.CATALOG_TABLES[kind.key]
+        self._fields = [f.name for f in dataclasses.fields(kind.entity) if f.name in self.table.c]
+
+    def get(self, tenant_id: str, item_id: str) -> CatalogItem | None:
+        query = self._select().where(self._live(tenant_id), self.table.c.id == item_id)
+        row = self.connection.execute(query).mappings().first()
+        return self._to_entity(row) if row else None
+
+    def list(self, tenant_id: str, filters: Mapping[str, object]) -> list[CatalogItem]:
+        query = self._select().where(self._listed(tenant_id))
+        for field, value in filters.items():
+            query = query.where(self.table.c[field] == value)
+        query = query.order_by(self.table.c.name_key, self.table.c.id)
+        return [self._to_entity(row) for row in self.connection.execute(query).mappings()]
+
+    def add(self, item: CatalogItem) -> None:
+        self._write(sa.insert(self.table).values(self._to_row(item)))
+
+    def update(self, item: CatalogItem) -> None:
+        statement = (
+            sa.update(self.table)
+            .where(self.table.c.tenant_id == item.tenant_id, self.table.c.id == item.id)
+            .values(self._to_row(item))
+        )
+        self._write(statement)
+
+    def _write(self, statement: sa.Executable) -> None:
+        # Only the name index can be violated: ids are fresh UUIDs.
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(statement)
+        except sa.exc.IntegrityError as error:
+            raise AlreadyExists(
+                f"{self.kind.label} with that name already exists",
+                {"name": "already exists"},
+            ) from error
+
+    def _live(self, tenant_id: str) -> sa.ColumnElement[bool]:
+        return sa.and_(self.table.c.tenant_id == tenant_id, self.table.c.deleted.is_(None))
+
+    def _listed(self, tenant_id: str) -> sa.ColumnElement[bool]:
+        return self._live(tenant_id)
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(*(self.table.c[name] for name in self._fields))
+
+    def _to_entity(self, row: Mapping[str, Any]) -> CatalogItem:
+        return self.kind.entity(**{name: row[name] for name in self._fields})
+
+    def _to_row(self, item: CatalogItem) -> dict[str, Any]:
+        row = {name: getattr(item, name) for name in self._fields}
+        row["name_key"] = normalized_name(item.name)
+        row["uniqueness_scope"] = self.kind.uniqueness_scope(item)
+        row["uniqueness_slot"] = item.id if item.deleted else ""
+        return row
+
+
+class SqlProjectRepository(SqlCatalogRepository):
+    """Projects, read together with their customer and project type in one statement."""
+
+    def _listed(self, tenant_id: str) -> sa.ColumnElement[bool]:
+        # Projects of archived customers are hidden from lists, not from reads by id.
+        customer_status = tables.customer.c.status
+        return sa.and_(
+            super()._listed(tenant_id),
+            sa.or_(customer_status.is_(None), customer_status != INACTIVE),
+        )
+
+    def _select(self) -> sa.Select[Any]:
+        customer, project_type = tables.customer, tables.project_type
+        return (
+            super()
+            ._select()
+            .add_columns(
+                customer.c.name.label("customer__name"),
+                customer.c.description.label("customer__description"),
+                project_type.c.name.label("project_type__name"),
+                project_type.c.description.label("project_type__description"),
+            )
+            .select_from(
+                self.table.outerjoin(
+                    customer,
+                    sa.and_(
+                        customer.c.tenant_id == self.table.c.tenant_id,
+                        customer.c.id == self.table.c.customer_id,
+                    ),
+                ).outerjoin(
+                    project_type,
+                    sa.and_(
+                        project_type.c.tenant_id == self.table.c.tenant_id,
+                        project_type.c.id == self.table.c.project_type_id,
+                        project_type.c.deleted.is_(None),
+                    ),
+                )
+            )
+        )
+
+    def _to_entity(self, row: Mapping[str, Any]) -> CatalogItem:
+        project = super()._to_entity(row)
+        if row["customer__name"] is not None:
+            project.customer = NamedSummary(row["customer__name"], row["customer__description"])  # type: ignore[attr-defined]
+        if row["project_type__name"] is not None:
+            project.project_type = NamedSummary(  # type: ignore[attr-defined]
+                row["project_type__name"], row["project_type__description"]
+            )
+        return project
+
+
+class SqlUserRepository:
+    """The tenant's users and their tenant-local group memberships."""
+
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
+
+    def get(self, tenant_id: str, user_id: str) -> User | None:
+        found = self._load(tenant_id, tables.users.c.id == user_id)
+        return found[0] if found else None
+
+    def list(self, tenant_id: str) -> list[User]:
+        return self._load(tenant_id, sa.true())
+
+    def record(self, user: User) -> None:
+        users = tables.users
+        now = datetime.now(timezone.utc)
+        values = {
+            "email": user.email,
+            "name": user.name,
+            "token_groups": sorted(user.token_groups),
+            "updated_at": now,
+        }
+        key = sa.and_(users.c.tenant_id == user.tenant_id, users.c.id == user.id)
+        if self.connection.execute(sa.update(users).where(key).values(values)).rowcount:
+            return
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(
+                    sa.insert(users).values(
+                        tenant_id=user.tenant_id, id=user.id, created_at=now, **values
+                    )
+                )
+        except sa.exc.IntegrityError:
+            # A racing first request of the same user recorded them first; theirs is as good.
+            pass
+
+    def grant(self, tenant_id: str, user_id: str, group: str) -> None:
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(
+                    sa.insert(tables.user_groups).values(
+                        tenant_id=tenant_id, user_id=user_id, group_name=group
+                    )
+                )
+        except sa.exc.IntegrityError:
+            pass  # already a member
+
+    def revoke(self, tenant_id: str, user_id: str, group: str) -> None:
+        memberships = tables.user_groups
+        self.connection.execute(
+            sa.delete(memberships).where(
+                memberships.c.tenant_id == tenant_id,
+                memberships.c.user_id == user_id,
+                memberships.c.group_name == group,
+            )
+        )
+
+    def _load(self, tenant_id: str, condition: sa.ColumnElement[bool]) -> list[User]:
+        users, memberships = tables.users, tables.user_groups
+        rows = self.connection.execute(
+            sa.select(users, memberships.c.group_name)
+            .select_from(
+                users.outerjoin(
+                    memberships,
+                    sa.and_(
+                        memberships.c.tenant_id == users.c.tenant_id,
+                        memberships.c.user_id == users.c.id,
+                    ),
+                )
+            )
+            .where(users.c.tenant_id == tenant_id, condition)
+            .order_by(users.c.email, users.c.id, memberships.c.group_name)
+        ).mappings()
+        found: dict[str, User] = {}
+        for row in rows:
+            user = found.get(row["id"])
+            if user is None:
+                user = found[row["id"]] = User(
+                    id=row["id"],
+                    tenant_id=row["tenant_id"],
+                    email=row["email"],
+                    name=row["name"],
+                    token_groups=frozenset(row["token_groups"] or ()),
+                )
+            if row["group_name"]:
+                user.granted_groups = user.granted_groups | {row["group_name"]}
+        return list(found.values())

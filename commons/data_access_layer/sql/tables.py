@@ -1,0 +1,98 @@
+"""The SQL schema as the application sees it. Migrations create and evolve it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from commons.data_access_layer.sql.types import UTCDateTime, binary_string
+
+metadata = sa.MetaData()
+
+ID = 36
+TENANT_ID = 64
+USER_ID = 128
+NAME_KEY = 200
+
+
+def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
+    # Names are unique among live records: `uniqueness_slot` is '' while a record is live and
+    # its own id once soft deleted, so one portable unique index does what a partial index would.
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
+        sa.Column("id", sa.String(ID), primary_key=True),
+        sa.Column("name", sa.Unicode(50), nullable=False),
+        sa.Column("name_key", binary_string(NAME_KEY), nullable=False),
+        sa.Column("uniqueness_scope", sa.String(ID), nullable=False),
+        sa.Column("uniqueness_slot", sa.String(ID), nullable=False),
+        sa.Column("deleted", UTCDateTime(), nullable=True),
+        *columns,
+        sa.Index(
+            f"uq_{name}_name",
+            "tenant_id",
+            "uniqueness_scope",
+            "name_key",
+            "uniqueness_slot",
+            unique=True,
+        ),
+    )
+
+
+activity = _catalog_table(
+    "activity",
+    sa.Column("description", sa.UnicodeText(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+customer = _catalog_table(
+    "customer",
+    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+project_type = _catalog_table(
+    "project_type",
+    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("customer_id", sa.String(ID), nullable=True),
+    sa.Column("parent_id", sa.String(ID), nullable=True),
+)
+project = _catalog_table(
+    "project",
+    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("customer_id", sa.String(ID), nullable=True),
+    sa.Column("project_type_id", sa.String(ID), nullable=True),
+    sa.Column("technologies", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+technology = _catalog_table(
+    "technology",
+    sa.Column("first_use_time_entry_id", sa.String(ID), nullable=True),
+    sa.Column("creation_date", UTCDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
+    sa.Column("id", sa.Unicode(USER_ID), primary_key=True),
+    sa.Column("email", sa.Unicode(320), nullable=True),
+    sa.Column("name", sa.Unicode(200), nullable=True),
+    sa.Column("token_groups", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+user_groups = sa.Table(
+    "user_groups",
+    metadata,
+    sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
+    sa.Column("user_id", sa.Unicode(USER_ID), primary_key=True),
+    sa.Column("group_name", sa.String(64), primary_key=True),
+)
+
+CATALOG_TABLES = {
+    "activity": activity,
+    "customer": customer,
+    "project_type": project_type,
+    "project": project,
+    "technology": technology,
+}

@@ -1,0 +1,90 @@
+"""The SQL unit of work: one connection, one transaction, the repositories on it."""
+
+from __future__ import annotations
+
+import logging
+
+import migrate_anything
+from migrate_anything.migrator import run as run_migrations
+import sqlalchemy as sa
+
+from commons.data_access_layer.migrations import set_target
+from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
+from commons.data_access_layer.sql.migration_storage import (
+    SqlMigrationStorage,
+    SqlMigrationTarget,
+)
+from commons.data_access_layer.sql.repositories import (
+    SqlCatalogRepository,
+    SqlProjectRepository,
+    SqlUserRepository,
+)
+from commons.domain.catalog import CatalogKind
+from commons.domain.exceptions import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Failures that say the database cannot serve now, rather than that our request is wrong.
+TRANSIENT_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+_REPOSITORIES: dict[str, type[SqlCatalogRepository]] = {"project": SqlProjectRepository}
+
+
+class SqlUnitOfWork:
+    """Changes made through its repositories commit together or not at all."""
+
+    users: SqlUserRepository
+
+    def __init__(self, engine: sa.Engine, write: bool):
+        self.engine = engine
+        self.write = write
+
+    def __enter__(self) -> SqlUnitOfWork:
+        try:
+            self.connection = self.engine.connect()
+            if self.write:
+                self.connection.execution_options(**{IMMEDIATE: True})
+            self.transaction = self.connection.begin()
+        except TRANSIENT_ERRORS as error:
+            logger.warning("Database unavailable: %s", error)
+            raise StorageUnavailable() from error
+        self.users = SqlUserRepository(self.connection)
+        return self
+
+    def catalog(self, kind: CatalogKind) -> SqlCatalogRepository:
+        return _REPOSITORIES.get(kind.key, SqlCatalogRepository)(self.connection, kind)
+
+    def commit(self) -> None:
+        self.transaction.commit()
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if self.transaction.is_active:
+                self.transaction.rollback()
+        finally:
+            self.connection.close()
+        if isinstance(exc, TRANSIENT_ERRORS):
+            logger.warning("Database unavailable: %s", exc)
+            raise StorageUnavailable() from exc
+
+
+class SqlStorage:
+    """The SQL backend: engine, units of work, health and migrations."""
+
+    def __init__(self, url: str):
+        self.engine = create_sql_engine(url)
+
+    def unit_of_work(self, write: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write)
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except TRANSIENT_ERRORS as error:
+            raise StorageUnavailable() from error
+
+    def migrate(self, revert_latest: bool = False) -> None:
+        set_target(SqlMigrationTarget(self.engine))
+        migrate_anything.configure(storage=SqlMigrationStorage(self.engine))
+        run_migrations("migrations", revert=revert_latest)

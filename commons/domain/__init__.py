@@ -1,0 +1,1 @@
+"""The domain: entities, rules and exceptions. Standard library only."""

@@ -1,0 +1,69 @@
+"""Domain exceptions; the HTTP layer maps each to one status code and error body."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the product explains to its callers."""
+
+    code = "domain_error"
+    default_message = "The request cannot be completed"
+
+    def __init__(self, message: str | None = None, errors: dict[str, str] | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.errors = errors or {}
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    default_message = "The request is not valid"
+
+
+class InvalidReference(ValidationFailed):
+    code = "invalid_reference"
+    default_message = "A referenced record does not exist"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    default_message = "The requested record does not exist"
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+    default_message = "A record with that name already exists"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    default_message = "You are not allowed to do this"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state"
+
+
+class Unprocessable(DomainError):
+    code = "unprocessable"
+    default_message = "The request cannot be processed"
+
+
+class StorageUnavailable(DomainError):
+    code = "storage_unavailable"
+    default_message = "The storage is unavailable; try again shortly"
+
+    def __init__(self, message: str | None = None, retry_after: int = 5):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unauthenticated(DomainError):
+    code = "invalid_token"
+    default_message = "A valid bearer token is required"
+
+
+class AuthenticationUnavailable(StorageUnavailable):
+    code = "identity_provider_unavailable"
+    default_message = "The identity provider's keys cannot be fetched; try again shortly"

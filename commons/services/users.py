@@ -1,0 +1,119 @@
+"""User use cases: recording users from tokens, listing them, granting groups."""
+
+from __future__ import annotations
+
+from commons.data_access_layer.ports import Storage, UnitOfWork
+from commons.domain.exceptions import Forbidden, NotFound, ValidationFailed
+from commons.domain.principal import GROUPS, ROLE_GROUPS, Identity, Principal
+from commons.domain.users import User
+
+
+def resolve_principal(storage: Storage, identity: Identity) -> Principal:
+    """Record (or refresh) the caller in their tenant's users and return who they are."""
+    with storage.unit_of_work() as uow:
+        user = uow.users.get(identity.tenant_id, identity.user_id)
+    if user is None or (user.email, user.name, user.token_groups) != (
+        identity.email,
+        identity.name,
+        identity.token_groups,
+    ):
+        with storage.unit_of_work(write=True) as uow:
+            uow.users.record(
+                User(
+                    id=identity.user_id,
+                    tenant_id=identity.tenant_id,
+                    email=identity.email,
+                    name=identity.name,
+                    token_groups=identity.token_groups,
+                )
+            )
+            uow.commit()
+    granted = user.granted_groups if user else frozenset()
+    return Principal(
+        tenant_id=identity.tenant_id,
+        user_id=identity.user_id,
+        email=identity.email,
+        name=identity.name,
+        groups=identity.token_groups | granted,
+    )
+
+
+def list_users(storage: Storage, principal: Principal) -> list[User]:
+    """The tenant's users; testers are shown to testers only."""
+    with storage.unit_of_work() as uow:
+        users = uow.users.list(principal.tenant_id)
+    return [user for user in users if principal.is_tester or not user.is_tester]
+
+
+def get_user(storage: Storage, principal: Principal, user_id: str) -> User:
+    """One user of the tenant."""
+    with storage.unit_of_work() as uow:
+        return _visible_user(uow, principal, user_id)
+
+
+def grant_role(storage: Storage, principal: Principal, user_id: str, role: str) -> User:
+    """Give a user a role (`admin` or `test`) within the tenant."""
+    return add_to_group(storage, principal, user_id, _role_group(role))
+
+
+def revoke_role(storage: Storage, principal: Principal, user_id: str, role: str) -> User:
+    """Take a tenant-granted role (`admin` or `test`) away from a user."""
+    return remove_from_group(storage, principal, user_id, _role_group(role))
+
+
+def add_to_group(storage: Storage, principal: Principal, user_id: str, group: str) -> User:
+    """Make a user a member of a group within the tenant."""
+    _require_admin(principal)
+    _check_group(group)
+    with storage.unit_of_work(write=True) as uow:
+        _visible_user(uow, principal, user_id)
+        uow.users.grant(principal.tenant_id, user_id, group)
+        uow.commit()
+    return get_user(storage, principal, user_id)
+
+
+def remove_from_group(storage: Storage, principal: Principal, user_id: str, group: str) -> User:
+    """End a user's tenant-granted membership of a group."""
+    _require_admin(principal)
+    _check_group(group)
+    with storage.unit_of_work(write=True) as uow:
+        _visible_user(uow, principal, user_id)
+        uow.users.revoke(principal.tenant_id, user_id, group)
+        uow.commit()
+    return get_user(storage, principal, user_id)
+
+
+def is_member_of(storage: Storage, principal: Principal, user_id: str, group: str) -> bool:
+    """Whether a user belongs to a group, by token or by grant."""
+    _require_admin(principal)
+    _check_group(group)
+    return group in get_user(storage, principal, user_id).groups
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("Only admins can manage roles and groups")
+
+
+def _role_group(role: str) -> str:
+    if role not in ROLE_GROUPS:
+        raise ValidationFailed(
+            f"Unknown role {role!r}; roles are {', '.join(ROLE_GROUPS)}",
+            {"role": f"must be one of {', '.join(ROLE_GROUPS)}"},
+        )
+    return ROLE_GROUPS[role]
+
+
+def _check_group(group: object) -> None:
+    if group not in GROUPS:
+        raise ValidationFailed(
+            f"Unknown group {group!r}; groups are {', '.join(GROUPS)}",
+            {"group_name": f"must be one of {', '.join(GROUPS)}"},
+        )
+
+
+def _visible_user(uow: UnitOfWork, principal: Principal, user_id: str) -> User:
+    user = uow.users.get(principal.tenant_id, user_id)
+    if user is None or (user.is_tester and not principal.is_tester):
+        raise NotFound("User not found")
+    return user

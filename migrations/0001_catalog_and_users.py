@@ -1,0 +1,107 @@
+"""Catalog tables (activity, customer, project_type, project, technology) and users."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql, mysql
+
+from commons.data_access_layer.migrations import target
+
+
+class _UTCDateTime(sa.types.TypeDecorator):
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        if dialect.name == "mssql":
+            return dialect.type_descriptor(mssql.DATETIME2(precision=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+
+def _name_key():
+    return sa.Unicode(200).with_variant(
+        mysql.VARCHAR(200, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+def _schema():
+    metadata = sa.MetaData()
+
+    def catalog_table(name, *columns):
+        sa.Table(
+            name,
+            metadata,
+            sa.Column("tenant_id", sa.String(64), primary_key=True),
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("name", sa.Unicode(50), nullable=False),
+            sa.Column("name_key", _name_key(), nullable=False),
+            sa.Column("uniqueness_scope", sa.String(36), nullable=False),
+            sa.Column("uniqueness_slot", sa.String(36), nullable=False),
+            sa.Column("deleted", _UTCDateTime(), nullable=True),
+            *columns,
+            sa.Index(
+                f"uq_{name}_name",
+                "tenant_id",
+                "uniqueness_scope",
+                "name_key",
+                "uniqueness_slot",
+                unique=True,
+            ),
+        )
+
+    catalog_table(
+        "activity",
+        sa.Column("description", sa.UnicodeText(), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+    )
+    catalog_table(
+        "customer",
+        sa.Column("description", sa.Unicode(250), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+    )
+    catalog_table(
+        "project_type",
+        sa.Column("description", sa.Unicode(250), nullable=True),
+        sa.Column("customer_id", sa.String(36), nullable=True),
+        sa.Column("parent_id", sa.String(36), nullable=True),
+    )
+    catalog_table(
+        "project",
+        sa.Column("description", sa.Unicode(250), nullable=True),
+        sa.Column("customer_id", sa.String(36), nullable=True),
+        sa.Column("project_type_id", sa.String(36), nullable=True),
+        sa.Column("technologies", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+    )
+    catalog_table(
+        "technology",
+        sa.Column("first_use_time_entry_id", sa.String(36), nullable=True),
+        sa.Column("creation_date", _UTCDateTime(), nullable=False),
+    )
+    sa.Table(
+        "users",
+        metadata,
+        sa.Column("tenant_id", sa.String(64), primary_key=True),
+        sa.Column("id", sa.Unicode(128), primary_key=True),
+        sa.Column("email", sa.Unicode(320), nullable=True),
+        sa.Column("name", sa.Unicode(200), nullable=True),
+        sa.Column("token_groups", sa.JSON(), nullable=False),
+        sa.Column("created_at", _UTCDateTime(), nullable=False),
+        sa.Column("updated_at", _UTCDateTime(), nullable=False),
+    )
+    sa.Table(
+        "user_groups",
+        metadata,
+        sa.Column("tenant_id", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.Unicode(128), primary_key=True),
+        sa.Column("group_name", sa.String(64), primary_key=True),
+    )
+    return metadata
+
+
+def up():
+    target().run_sql(lambda connection: _schema().create_all(connection))
+
+
+def down():
+    target().run_sql(lambda connection: _schema().drop_all(connection))

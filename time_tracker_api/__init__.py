@@ -1,0 +1,82 @@
+"""The Time Tracker HTTP API: `create_app()` is the application factory."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+
+from commons.bootstrap import create_storage
+from time_tracker_api import security
+from time_tracker_api.api import create_api
+from time_tracker_api.config import Config
+from time_tracker_api.errors import error_response
+
+logger = logging.getLogger("time_tracker_api")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from `config`, or from the environment when none is given."""
+    config = config or Config.from_env()
+    if config.problems:
+        # Fail fast with one line naming everything missing; exit code 3 tells gunicorn's
+        # arbiter that the worker cannot boot, so it stops instead of respawning it.
+        print(f"Time Tracker cannot start: set {', '.join(config.problems)}", file=sys.stderr)
+        raise SystemExit(3)
+    _configure_logging()
+    app = Flask(__name__, instance_path=str(config.instance_path))
+    app.config.update(
+        TIME_TRACKER=config,
+        RESTX_MASK_SWAGGER=False,
+        ERROR_404_HELP=False,
+        RESTX_ERROR_404_HELP=False,
+        PROPAGATE_EXCEPTIONS=False,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["storage"] = storage = create_storage(
+        config.storage, default_sql_url=config.default_sql_url
+    )
+    if config.auto_migrate:
+        config.instance_path.mkdir(parents=True, exist_ok=True)
+        storage.migrate()
+    if config.cors_origins:
+        CORS(app, origins=list(config.cors_origins), expose_headers=["X-Request-ID"])
+    _add_request_ids(app)
+    security.init_app(app, config.jwt)
+    app.register_error_handler(Exception, error_response)
+    create_api().init_app(app)
+    if config.environment == "development":
+        _log_development_hint()
+    return app
+
+
+def _add_request_ids(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def return_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        return response
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def _log_development_hint() -> None:
+    logger.info(
+        "Development mode: mint a token with `python cli.py create_token --tenant-id my-tenant "
+        "--user-id me --role admin`, open the Swagger UI at / and paste `Bearer <token>` "
+        "into Authorize."
+    )

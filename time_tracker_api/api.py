@@ -1,0 +1,51 @@
+"""The Flask-RESTX Api: Swagger UI at `/`, the bearer-token Authorize button, every namespace."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_restx import Api
+
+from time_tracker_api.errors import error_response
+from time_tracker_api.version import __version__
+
+AUTHORIZATIONS = {
+    "Bearer": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "Paste `Bearer <token>`; mint a development token with "
+        "`python cli.py create_token --tenant-id T --user-id U --role admin`.",
+    }
+}
+
+
+class TimeTrackerApi(Api):
+    """An Api whose every error, from any layer, has the one error body."""
+
+    def handle_error(self, e: Exception) -> Response:
+        return error_response(e)
+
+
+def create_api() -> TimeTrackerApi:
+    """The Api with every namespace added, not yet bound to an app."""
+    from time_tracker_api.activities.activities_namespace import ns as activities
+    from time_tracker_api.customers.customers_namespace import ns as customers
+    from time_tracker_api.health.health_namespace import ns as health
+    from time_tracker_api.project_types.project_types_namespace import ns as project_types
+    from time_tracker_api.projects.projects_namespace import ns as projects
+    from time_tracker_api.technologies.technologies_namespace import ns as technologies
+    from time_tracker_api.users.users_namespace import ns as users
+
+    api = TimeTrackerApi(
+        version=__version__,
+        title="Time Tracker API",
+        description="Multi-tenant time tracking: catalog, timers and timesheets.",
+        doc="/",
+        authorizations=AUTHORIZATIONS,
+        security="Bearer",
+        catch_all_404s=True,
+    )
+    for namespace in (activities, customers, project_types, projects, technologies, users):
+        api.add_namespace(namespace)
+    api.add_namespace(health, path="/")
+    return api

@@ -1,0 +1,104 @@
+"""The REST resources every catalog kind shares: list, create, read, update, archive/delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_restx import Model, Namespace, Resource, reqparse
+
+from commons.domain.catalog import STATUSES, CatalogKind
+from commons.domain.exceptions import NotFound
+from commons.services import catalog
+from time_tracker_api.context import principal, storage
+from time_tracker_api.validation import json_body, uuid_argument
+
+
+def filters_parser(kind: CatalogKind, *uuid_filters: str) -> reqparse.RequestParser:
+    """Query filters of a list: `status` for archivable kinds plus reference ids."""
+    parser = reqparse.RequestParser()
+    if kind.archivable:
+        parser.add_argument("status", location="args", choices=STATUSES, help="active or inactive")
+    for name in uuid_filters:
+        parser.add_argument(name, location="args", type=uuid_argument, help="must be a UUID")
+    return parser
+
+
+def _doc(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function.__doc__ = text
+        return function
+
+    return decorate
+
+
+def register_catalog_resources(
+    ns: Namespace,
+    kind: CatalogKind,
+    output: Model,
+    payload: Model,
+    parser: reqparse.RequestParser,
+) -> None:
+    """Add the collection (`''`) and item (`/<id>`) routes of a catalog kind to a namespace."""
+    label, plural = kind.label.lower(), ns.name.replace("-", " ")
+    removal = f"Archive a {label} (its status becomes inactive)" if kind.archivable else (
+        f"Delete a {label}; it is hidden from every read afterwards"
+    )
+    who = "any member" if kind.members_may_create else "admins"
+
+    class Collection(Resource):
+        @ns.doc(id=f"list_{kind.key}s")
+        @ns.expect(parser)
+        @ns.marshal_list_with(output)
+        @_doc(f"List the tenant's {plural}")
+        def get(self) -> Any:
+            filters = {k: v for k, v in parser.parse_args().items() if v is not None}
+            return catalog.list_items(storage(), kind, principal(), filters)
+
+        @ns.doc(id=f"create_{kind.key}")
+        @ns.expect(payload)
+        @ns.response(400, "Invalid input")
+        @ns.response(403, "Not allowed")
+        @ns.response(409, "The name is taken")
+        @ns.marshal_with(output, code=201)
+        @_doc(f"Create a {label} ({who})")
+        def post(self) -> Any:
+            return catalog.create_item(storage(), kind, principal(), json_body(payload)), 201
+
+    @ns.param("id", f"The {label} id (a UUID)")
+    @ns.response(404, f"No such {label} in your tenant")
+    class Item(Resource):
+        @ns.doc(id=f"get_{kind.key}")
+        @ns.marshal_with(output)
+        @_doc(f"Read a {label}")
+        def get(self, id: str) -> Any:
+            return catalog.get_item(storage(), kind, principal(), _item_id(id))
+
+        @ns.doc(id=f"update_{kind.key}")
+        @ns.expect(payload)
+        @ns.response(400, "Invalid input")
+        @ns.response(403, "Not allowed")
+        @ns.response(409, "The name is taken")
+        @ns.marshal_with(output)
+        @_doc(f"Update some fields of a {label} (admins)")
+        def put(self, id: str) -> Any:
+            changes = json_body(payload, partial=True)
+            return catalog.update_item(storage(), kind, principal(), _item_id(id), changes)
+
+        @ns.doc(id=f"delete_{kind.key}")
+        @ns.response(204, "Done")
+        @ns.response(403, "Not allowed")
+        @_doc(f"{removal} (admins)")
+        def delete(self, id: str) -> Any:
+            catalog.delete_item(storage(), kind, principal(), _item_id(id))
+            return None, 204
+
+    def _item_id(value: str) -> str:
+        # A value that is no UUID names no record: the same answer as a missing one.
+        try:
+            return uuid_argument(value)
+        except ValueError:
+            raise NotFound(f"{kind.label} not found") from None
+
+    ns.add_resource(Collection, "", endpoint=f"{kind.key}_collection")
+    ns.add_resource(Item, "/<string:id>", endpoint=f"{kind.key}_item")

@@ -1,0 +1,123 @@
+"""Configuration: one class read from the environment (contract §3), and one for tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commons.settings import StorageSettings
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = REPOSITORY_ROOT / "instance"
+DEV_SECRET_FILE = "dev-jwt-secret"
+ENVIRONMENTS = ("development", "production", "test")
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    secret_key: str | None = None
+    jwks_uri: str | None = None
+    issuers: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+    leeway_seconds: int = 60
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret_key or self.jwks_uri or self.issuers)
+
+
+@dataclass(frozen=True)
+class Config:
+    environment: str = "development"
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    cors_origins: tuple[str, ...] = ()
+    auto_migrate: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def default_sql_url(self) -> str:
+        return f"sqlite:///{self.instance_path / 'time_tracker.db'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
+        """Read every setting; in development, fill in what a laptop needs to just run."""
+
+        def get(name: str) -> str | None:
+            return (environ.get(name) or "").strip() or None
+
+        environment = get("APP_ENV") or (
+            "development" if environ.get("FLASK_RUN_FROM_CLI") == "true" else "production"
+        )
+        problems: list[str] = []
+        if environment not in ENVIRONMENTS:
+            problems.append(f"APP_ENV (must be one of {', '.join(ENVIRONMENTS)})")
+        instance_path = Path(get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+        storage = StorageSettings.from_env(environ)
+        problems += storage.problems()
+        leeway = get("JWT_LEEWAY_SECONDS") or "60"
+        if not leeway.isdigit():
+            problems.append("JWT_LEEWAY_SECONDS (must be a whole number of seconds)")
+            leeway = "60"
+        jwt = JwtSettings(
+            secret_key=get("JWT_SECRET_KEY"),
+            jwks_uri=get("JWT_JWKS_URI"),
+            issuers=_split(get("JWT_ISSUER")),
+            audiences=_split(get("JWT_AUDIENCE")),
+            leeway_seconds=int(leeway),
+        )
+        if environment == "production":
+            if not jwt.configured:
+                problems.append("JWT_SECRET_KEY (or JWT_JWKS_URI / JWT_ISSUER)")
+            if storage.backend == "sql" and not storage.sql_url:
+                problems.append("SQL_DATABASE_URI")
+        elif not jwt.configured:
+            jwt = JwtSettings(
+                secret_key=development_secret(instance_path),
+                leeway_seconds=jwt.leeway_seconds,
+            )
+        sql_url = storage.sql_url or ""
+        return cls(
+            environment=environment,
+            instance_path=instance_path,
+            storage=storage,
+            jwt=jwt,
+            cors_origins=_split(get("CORS_ORIGINS")),
+            auto_migrate=storage.backend == "sql" and (not sql_url or sql_url.startswith("sqlite")),
+            problems=tuple(problems),
+        )
+
+
+def development_secret(instance_path: Path) -> str:
+    """The signing secret kept in the instance folder, created on first use (development only)."""
+    path = instance_path / DEV_SECRET_FILE
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it a moment ago
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def test_config(sql_url: str, instance_path: Path, **jwt: object) -> Config:
+    """A configuration for tests: a known secret, the given database, schema migrated."""
+    settings = JwtSettings(**{"secret_key": "test-secret-" + "x" * 32, **jwt})  # type: ignore[arg-type]
+    return Config(
+        environment="test",
+        instance_path=instance_path,
+        storage=StorageSettings(backend="sql", sql_url=sql_url),
+        jwt=settings,
+        auto_migrate=True,
+    )

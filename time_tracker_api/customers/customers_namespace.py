@@ -1,0 +1,22 @@
+"""Customers: whom projects are done for (contract §5.2)."""
+
+from flask_restx import Namespace
+
+from commons.domain.catalog import CUSTOMER
+from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
+from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.validation import NullableString
+
+ns = Namespace("customers", description="Whom projects are done for")
+
+customer_input = ns.model(
+    "CustomerInput",
+    {
+        "name": name_field("customer"),
+        "description": NullableString(max_length=250, description="About the customer"),
+        "status": status_field(),
+    },
+)
+customer = ns.inherit("Customer", customer_input, dict(COMMON_OUTPUT))
+
+register_catalog_resources(ns, CUSTOMER, customer, customer_input, filters_parser(CUSTOMER))

@@ -1,0 +1,36 @@
+"""Liveness and readiness probes (contract §5.8); no token needed."""
+
+from typing import Any
+
+from flask_restx import Namespace, Resource, fields
+
+from time_tracker_api.context import storage
+from time_tracker_api.version import __version__
+
+ns = Namespace("health", description="Probes for orchestrators and load balancers")
+
+status = ns.model(
+    "Status", {"status": fields.String(readonly=True), "version": fields.String(readonly=True)}
+)
+
+
+@ns.route("health")
+@ns.doc(security=[])
+class Health(Resource):
+    @ns.doc(id="health")
+    @ns.marshal_with(status)
+    def get(self) -> Any:
+        """The process is up"""
+        return {"status": "ok", "version": __version__}
+
+
+@ns.route("ready")
+@ns.doc(security=[])
+@ns.response(503, "The storage cannot be reached")
+class Ready(Resource):
+    @ns.doc(id="ready")
+    @ns.marshal_with(status)
+    def get(self) -> Any:
+        """The storage can be reached"""
+        storage().ping()
+        return {"status": "ready", "version": __version__}

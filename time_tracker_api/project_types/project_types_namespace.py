@@ -1,0 +1,29 @@
+"""Project types: a tree of kinds of project, per customer or internal (contract §5.3)."""
+
+from flask_restx import Namespace
+
+from commons.domain.catalog import PROJECT_TYPE
+from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field
+from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.validation import NullableString, NullableUUID
+
+ns = Namespace("project-types", description="Kinds of project, forming a tree")
+
+project_type_input = ns.model(
+    "ProjectTypeInput",
+    {
+        "name": name_field("project type"),
+        "description": NullableString(max_length=250, description="About the project type"),
+        "customer_id": NullableUUID(description="The customer it belongs to; none = internal"),
+        "parent_id": NullableUUID(description="The parent project type"),
+    },
+)
+project_type = ns.inherit("ProjectType", project_type_input, dict(COMMON_OUTPUT))
+
+register_catalog_resources(
+    ns,
+    PROJECT_TYPE,
+    project_type,
+    project_type_input,
+    filters_parser(PROJECT_TYPE, "customer_id", "parent_id"),
+)

@@ -1,0 +1,46 @@
+"""Projects: what time is logged against, for a customer (contract §5.4)."""
+
+from flask_restx import Namespace, fields
+
+from commons.domain.catalog import NAME_MAX_LENGTH, PROJECT
+from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
+from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.validation import UUID, NullableString, NullableUUID
+
+ns = Namespace("projects", description="What time is logged against")
+
+project_input = ns.model(
+    "ProjectInput",
+    {
+        "name": name_field("project"),
+        "description": NullableString(max_length=250, description="About the project"),
+        "customer_id": UUID(required=True, description="The customer the project is for"),
+        "project_type_id": NullableUUID(description="The kind of project"),
+        "technologies": fields.List(
+            fields.String(max_length=NAME_MAX_LENGTH), description="Technologies used"
+        ),
+        "status": status_field(),
+    },
+)
+summary = ns.model(
+    "NamedSummary",
+    {"name": fields.String(readonly=True), "description": fields.String(readonly=True)},
+)
+project = ns.inherit(
+    "Project",
+    project_input,
+    {
+        **COMMON_OUTPUT,
+        "customer_name": fields.String(readonly=True, description="The customer's name"),
+        "customer": fields.Nested(summary, readonly=True, allow_null=True),
+        "project_type": fields.Nested(summary, readonly=True, allow_null=True),
+    },
+)
+
+register_catalog_resources(
+    ns,
+    PROJECT,
+    project,
+    project_input,
+    filters_parser(PROJECT, "customer_id", "project_type_id"),
+)

@@ -1,0 +1,210 @@
+"""Bearer tokens: signature always verified, claims turned into an identity (contract §2)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import urllib.request
+from typing import Any
+
+import jwt
+from flask import Flask, current_app, g, request
+
+from commons.domain.exceptions import AuthenticationUnavailable, Unauthenticated
+from commons.domain.principal import ADMIN_GROUP, GROUPS, Identity
+from commons.services.users import resolve_principal
+from time_tracker_api.config import JwtSettings
+
+logger = logging.getLogger(__name__)
+
+SYMMETRIC_ALGORITHMS = ("HS256",)
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512")
+PUBLIC_PATHS = {"/", "/swagger.json", "/health", "/ready"}
+B2C_ISSUER = re.compile(r"^https://[^/]+\.b2clogin\.com/([0-9a-fA-F-]{36})/v2\.0/?$")
+MAX_ID_LENGTH = {"tenant": 64, "user": 128}
+
+
+class JwksKeys:
+    """Signing keys of an identity provider, fetched lazily, cached, refreshed on a new `kid`."""
+
+    def __init__(
+        self,
+        jwks_uri: str | None,
+        issuer: str | None,
+        max_age: float = 3600,
+        min_refresh_interval: float = 30,
+        timeout: float = 5,
+    ):
+        self._jwks_uri = jwks_uri
+        self._issuer = issuer
+        self._max_age = max_age
+        self._min_refresh_interval = min_refresh_interval
+        self._timeout = timeout
+        self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def key_for(self, kid: str | None) -> jwt.PyJWK:
+        """The key that signed a token, refreshing the set when the `kid` is unknown."""
+        now = time.monotonic()
+        stale = now - self._fetched_at > self._max_age
+        if stale or (kid not in self._keys and now - self._fetched_at > self._min_refresh_interval):
+            with self._lock:
+                if self._fetched_at < now:  # nobody refreshed while we waited
+                    self._refresh()
+        if kid is None and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Unauthenticated("The token was signed by an unknown key") from None
+
+    def _refresh(self) -> None:
+        try:
+            document = self._fetch_json(self._jwks_uri or self._discover_jwks_uri())
+            keys: dict[str | None, jwt.PyJWK] = {}
+            for entry in document.get("keys", []):
+                if entry.get("use", "sig") != "sig":
+                    continue
+                try:
+                    keys[entry.get("kid")] = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    logger.warning("Skipping an unusable key %s in the JWKS", entry.get("kid"))
+        except (OSError, ValueError, AttributeError) as error:
+            logger.error("Cannot fetch the identity provider's keys: %s", error)
+            if not self._keys:
+                raise AuthenticationUnavailable() from error
+            return  # keep the keys we have
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    def _discover_jwks_uri(self) -> str:
+        issuer = (self._issuer or "").rstrip("/")
+        document = self._fetch_json(f"{issuer}/.well-known/openid-configuration")
+        return str(document["jwks_uri"])
+
+    def _fetch_json(self, url: str) -> dict[str, Any]:
+        with urllib.request.urlopen(url, timeout=self._timeout) as response:  # noqa: S310
+            return json.loads(response.read())
+
+
+class TokenVerifier:
+    """Verifies a token's signature and standard claims under the configured mode."""
+
+    def __init__(self, settings: JwtSettings):
+        self.settings = settings
+        self.keys = (
+            JwksKeys(settings.jwks_uri, settings.issuers[0] if settings.issuers else None)
+            if settings.jwks_uri or settings.issuers
+            else None
+        )
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims, or Unauthenticated saying what is wrong with it."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("The token is malformed") from None
+        algorithm = header.get("alg")
+        key: Any
+        if algorithm in SYMMETRIC_ALGORITHMS and self.settings.secret_key:
+            key = self.settings.secret_key
+        elif algorithm in ASYMMETRIC_ALGORITHMS and self.keys is not None:
+            key = self.keys.key_for(header.get("kid"))
+            if key.algorithm_name != algorithm:
+                raise Unauthenticated("The token's algorithm does not match its key")
+        else:
+            raise Unauthenticated(f"Tokens signed with {algorithm!r} are not accepted")
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=list(self.settings.audiences) or None,
+                issuer=list(self.settings.issuers) or None,
+                leeway=self.settings.leeway_seconds,
+                options={"require": ["exp"], "verify_aud": bool(self.settings.audiences)},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("The token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated("The token is not valid yet") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("The token's signature is invalid") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated("The token is not meant for this API (audience)") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated("The token was issued by an untrusted issuer") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise Unauthenticated(f"The token has no {error.claim!r} claim") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise Unauthenticated("The token is invalid") from None
+
+
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
+    """Tenant, user, email, name and groups from Azure AD B2C, Entra ID or our own tokens."""
+    user_id = claims.get("oid") or claims.get("sub")
+    tenant_id = claims.get("tid") or _b2c_tenant(claims.get("iss"))
+    if not isinstance(user_id, str) or not user_id:
+        raise Unauthenticated("The token has no user id claim (oid or sub)")
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise Unauthenticated("The token has no tenant id claim (tid or a B2C issuer)")
+    if len(tenant_id) > MAX_ID_LENGTH["tenant"] or len(user_id) > MAX_ID_LENGTH["user"]:
+        raise Unauthenticated("The token's tenant or user id is too long")
+    emails = claims.get("emails")
+    email = (
+        (emails[0] if isinstance(emails, list) and emails else None)
+        or claims.get("email")
+        or claims.get("preferred_username")
+    )
+    name = claims.get("name") or " ".join(
+        part for part in (claims.get("given_name"), claims.get("family_name")) if part
+    )
+    roles = claims.get("roles")
+    claimed = {claims.get("extension_role")} | set(roles if isinstance(roles, list) else [])
+    return Identity(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) and name else None,
+        token_groups=frozenset(group for group in GROUPS if group in claimed),
+    )
+
+
+def _b2c_tenant(issuer: object) -> str | None:
+    match = B2C_ISSUER.match(issuer) if isinstance(issuer, str) else None
+    return match.group(1).lower() if match else None
+
+
+def bearer_token() -> str:
+    """The token of the request's `Authorization: Bearer` header."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise Unauthenticated("An Authorization header with a Bearer token is required")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("The Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def init_app(app: Flask, settings: JwtSettings) -> None:
+    """Require a verified token on every request except the public ones."""
+    app.extensions["token_verifier"] = TokenVerifier(settings)
+
+    @app.before_request
+    def authenticate() -> None:
+        if request.method == "OPTIONS" or _is_public(request.path):
+            return
+        claims = current_app.extensions["token_verifier"].verify(bearer_token())
+        identity = identity_from_claims(claims)
+        g.principal = resolve_principal(current_app.extensions["storage"], identity)
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith("/swaggerui/")
+
+
+__all__ = ["ADMIN_GROUP", "TokenVerifier", "identity_from_claims", "init_app"]

@@ -1,0 +1,105 @@
+"""Request parsing: JSON bodies checked against the Flask-RESTX models, typed query strings."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import request
+from flask_restx import Model, fields
+from jsonschema import Draft4Validator, FormatChecker
+
+from commons.domain.exceptions import ValidationFailed
+
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("uuid", raises=ValueError)
+def _is_uuid(value: object) -> bool:
+    return not isinstance(value, str) or str(uuid.UUID(value)) == value.lower()
+
+
+class UUID(fields.String):
+    """A server-generated or referenced id: a canonical UUID string."""
+
+    __schema_format__ = "uuid"
+
+
+class Nullable:
+    """Mixin: the field also accepts JSON null (shown as `x-nullable` in Swagger 2.0)."""
+
+    def schema(self) -> dict[str, Any]:
+        schema = super().schema()  # type: ignore[misc]
+        schema["x-nullable"] = True
+        return schema
+
+
+class NullableString(Nullable, fields.String):
+    pass
+
+
+class NullableUUID(Nullable, UUID):
+    pass
+
+
+def uuid_argument(value: str) -> str:
+    """A query or path value that must be a UUID."""
+    try:
+        if str(uuid.UUID(value)) == value.lower():
+            return value.lower()
+    except (ValueError, AttributeError):
+        pass
+    raise ValueError("must be a UUID")
+
+
+uuid_argument.__schema__ = {"type": "string", "format": "uuid"}  # type: ignore[attr-defined]
+
+
+def json_body(model: Model, partial: bool = False) -> dict[str, Any]:
+    """The request's JSON object, validated; only the model's writable fields are kept."""
+    raw = request.get_data(cache=True, as_text=True)
+    if not raw.strip():
+        raise ValidationFailed("A JSON object body is required", {"body": "is required"})
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValidationFailed("The body is not valid JSON", {"body": "is not valid JSON"}) from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("The body must be a JSON object", {"body": "must be an object"})
+    writable = {name: field for name, field in model.items() if not field.readonly}
+    schema = model.__schema__
+    properties = schema.get("properties", {})
+    checked = {
+        name: value
+        for name, value in data.items()
+        if name in writable and not (value is None and properties[name].get("x-nullable"))
+    }
+    errors: dict[str, str] = {}
+    validator = Draft4Validator(
+        {"type": "object", "properties": properties}, format_checker=FORMATS
+    )
+    for error in validator.iter_errors(checked):
+        name = str(error.path[0]) if error.path else "body"
+        errors.setdefault(name, _describe(error))
+    if not partial:
+        for name in schema.get("required", []):
+            if data.get(name) is None and name not in errors:
+                errors[name] = "is required"
+    if errors:
+        raise ValidationFailed("Input payload validation failed", errors)
+    return {name: value for name, value in data.items() if name in writable}
+
+
+def _describe(error: Any) -> str:
+    if error.validator == "format":
+        return f"must be a valid {error.validator_value}"
+    if error.validator == "maxLength":
+        return f"must be at most {error.validator_value} characters"
+    if error.validator == "maxItems":
+        return f"must have at most {error.validator_value} items"
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    return str(error.message)
