@@ -33,7 +33,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(
         TIME_TRACKER=config,
         RESTX_MASK_SWAGGER=False,
-        ERROR_404_HELP=False,
         RESTX_ERROR_404_HELP=False,
         PROPAGATE_EXCEPTIONS=False,
         JSON_SORT_KEYS=False,

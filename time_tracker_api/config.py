@@ -14,6 +14,7 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = REPOSITORY_ROOT / "instance"
 DEV_SECRET_FILE = "dev-jwt-secret"
 ENVIRONMENTS = ("development", "production", "test")
+TEST_JWT_SECRET = "test-only-secret-never-used-outside-the-test-suite"
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -113,7 +114,7 @@ def development_secret(instance_path: Path) -> str:
 
 def test_config(sql_url: str, instance_path: Path, **jwt: object) -> Config:
     """A configuration for tests: a known secret, the given database, schema migrated."""
-    settings = JwtSettings(**{"secret_key": "test-secret-" + "x" * 32, **jwt})  # type: ignore[arg-type]
+    settings = JwtSettings(**{"secret_key": TEST_JWT_SECRET, **jwt})  # type: ignore[arg-type]
     return Config(
         environment="test",
         instance_path=instance_path,

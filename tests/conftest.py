@@ -1,0 +1,121 @@
+"""Fixtures: real databases, apps on each backend, signed tokens, fresh tenants."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from werkzeug.serving import make_server
+
+from time_tracker_api import create_app
+from time_tracker_api.config import TEST_JWT_SECRET, test_config
+from tests.backends import SQL_BACKENDS, create_database
+
+TEST_SECRET = TEST_JWT_SECRET
+ADMIN = "time-tracker-admin"
+TESTER = "time-tracker-tester"
+
+
+@pytest.fixture(scope="session", params=SQL_BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A migrated database on each SQL backend, shared by the session (tests use own tenants)."""
+    db = create_database(request.param, tmp_path_factory.mktemp(request.param))
+    yield db
+    db.drop()
+
+
+@pytest.fixture(scope="session")
+def app(database: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The API on the session's database, schema migrated at start."""
+    application = create_app(test_config(database.url, tmp_path_factory.mktemp("instance")))
+    yield application
+    application.extensions["storage"].engine.dispose()
+
+
+@pytest.fixture
+def storage(app: Any) -> Any:
+    return app.extensions["storage"]
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant of its own for each test: tenancy keeps tests apart on a shared database."""
+    return f"tenant-{uuid.uuid4()}"
+
+
+def make_token(
+    tenant_id: str,
+    user_id: str | None = None,
+    groups: tuple[str, ...] = (),
+    secret: str | None = None,
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    payload = {
+        "oid": user_id or f"user-{uuid.uuid4()}",
+        "tid": tenant_id,
+        "email": claims.pop("email", None) or f"{user_id or 'someone'}@example.com",
+        "iat": now,
+        "exp": now + 600,
+        "roles": list(groups),
+        **claims,
+    }
+    return jwt.encode(payload, secret or TEST_SECRET, algorithm="HS256")
+
+
+class Caller:
+    """A test client that speaks as one user of one tenant."""
+
+    def __init__(self, client: Any, tenant_id: str, user_id: str, groups: tuple[str, ...] = ()):
+        self.client = client
+        self.tenant_id = tenant_id
+        self.user_id = user_id
+        self.token = make_token(tenant_id, user_id, groups)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def __getattr__(self, method: str) -> Any:
+        send = getattr(self.client, method)
+
+        def call(path: str, **kwargs: Any) -> Any:
+            kwargs.setdefault("headers", {}).update(self.headers())
+            return send(path, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def admin(client: Any, tenant: str) -> Caller:
+    return Caller(client, tenant, f"admin-{uuid.uuid4().hex[:8]}", (ADMIN,))
+
+
+@pytest.fixture
+def member(client: Any, tenant: str) -> Caller:
+    return Caller(client, tenant, f"member-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def stranger(client: Any) -> Caller:
+    """An admin of another tenant."""
+    return Caller(client, f"tenant-{uuid.uuid4()}", f"stranger-{uuid.uuid4().hex[:8]}", (ADMIN,))
+
+
+@pytest.fixture(scope="session")
+def served(app: Any) -> Iterator[str]:
+    """The app served over HTTP on a free loopback port, for parallel requests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
