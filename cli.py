@@ -135,7 +135,7 @@ def run_migrations(args: argparse.Namespace) -> None:
     try:
         storage.migrate(revert_latest=args.revert_latest)
     except StorageUnavailable as error:
-        raise CommandError(f"the database cannot be reached: {error}") from None
+        raise CommandError(error.message) from None
 
 
 def create_token(args: argparse.Namespace) -> None:

@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from time_tracker_api import create_app
-from time_tracker_api.config import TEST_JWT_SECRET, test_config
+from time_tracker_api.config import TEST_JWT_SECRET, config_for_tests
 from tests.backends import SQL_BACKENDS, create_database
 
 TEST_SECRET = TEST_JWT_SECRET
@@ -32,7 +32,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="session")
 def app(database: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The API on the session's database, schema migrated at start."""
-    application = create_app(test_config(database.url, tmp_path_factory.mktemp("instance")))
+    application = create_app(config_for_tests(database.url, tmp_path_factory.mktemp("instance")))
     yield application
     application.extensions["storage"].engine.dispose()
 

@@ -28,6 +28,8 @@ class JwtSettings:
     issuers: tuple[str, ...] = ()
     audiences: tuple[str, ...] = ()
     leeway_seconds: int = 60
+    # Shortest pause between two fetches of the key set prompted by unknown `kid`s.
+    jwks_min_refresh_seconds: float = 30
 
     @property
     def configured(self) -> bool:
@@ -112,7 +114,7 @@ def development_secret(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
-def test_config(sql_url: str, instance_path: Path, **jwt: object) -> Config:
+def config_for_tests(sql_url: str, instance_path: Path, **jwt: object) -> Config:
     """A configuration for tests: a known secret, the given database, schema migrated."""
     settings = JwtSettings(**{"secret_key": TEST_JWT_SECRET, **jwt})  # type: ignore[arg-type]
     return Config(

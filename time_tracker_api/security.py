@@ -97,7 +97,11 @@ class TokenVerifier:
     def __init__(self, settings: JwtSettings):
         self.settings = settings
         self.keys = (
-            JwksKeys(settings.jwks_uri, settings.issuers[0] if settings.issuers else None)
+            JwksKeys(
+                settings.jwks_uri,
+                settings.issuers[0] if settings.issuers else None,
+                min_refresh_interval=settings.jwks_min_refresh_seconds,
+            )
             if settings.jwks_uri or settings.issuers
             else None
         )

@@ -48,7 +48,7 @@ def list_users(storage: Storage, principal: Principal) -> list[User]:
 def get_user(storage: Storage, principal: Principal, user_id: str) -> User:
     """One user of the tenant."""
     with storage.unit_of_work() as uow:
-        return _visible_user(uow, principal, user_id)
+        return _existing_user(uow, principal, user_id)
 
 
 def grant_role(storage: Storage, principal: Principal, user_id: str, role: str) -> User:
@@ -66,7 +66,7 @@ def add_to_group(storage: Storage, principal: Principal, user_id: str, group: st
     _require_admin(principal)
     _check_group(group)
     with storage.unit_of_work(write=True) as uow:
-        _visible_user(uow, principal, user_id)
+        _existing_user(uow, principal, user_id)
         uow.users.grant(principal.tenant_id, user_id, group)
         uow.commit()
     return get_user(storage, principal, user_id)
@@ -77,7 +77,7 @@ def remove_from_group(storage: Storage, principal: Principal, user_id: str, grou
     _require_admin(principal)
     _check_group(group)
     with storage.unit_of_work(write=True) as uow:
-        _visible_user(uow, principal, user_id)
+        _existing_user(uow, principal, user_id)
         uow.users.revoke(principal.tenant_id, user_id, group)
         uow.commit()
     return get_user(storage, principal, user_id)
@@ -112,8 +112,8 @@ def _check_group(group: object) -> None:
         )
 
 
-def _visible_user(uow: UnitOfWork, principal: Principal, user_id: str) -> User:
+def _existing_user(uow: UnitOfWork, principal: Principal, user_id: str) -> User:
     user = uow.users.get(principal.tenant_id, user_id)
-    if user is None or (user.is_tester and not principal.is_tester):
+    if user is None:
         raise NotFound("User not found")
     return user

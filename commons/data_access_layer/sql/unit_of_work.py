@@ -24,8 +24,18 @@ from commons.domain.exceptions import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Failures that say the database cannot serve now, rather than that our request is wrong.
-TRANSIENT_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Whether a failure says the database cannot serve now, rather than that something is wrong."""
+    if isinstance(error, (sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    # SQLite reports a missing table as an OperationalError too; only its lock errors are transient.
+    sqlite_error = getattr(error.orig, "sqlite_errorname", None)
+    return sqlite_error is None or sqlite_error.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
 
 _REPOSITORIES: dict[str, type[SqlCatalogRepository]] = {"project": SqlProjectRepository}
 
@@ -45,7 +55,7 @@ class SqlUnitOfWork:
             if self.write:
                 self.connection.execution_options(**{IMMEDIATE: True})
             self.transaction = self.connection.begin()
-        except TRANSIENT_ERRORS as error:
+        except sa.exc.DBAPIError as error:
             logger.warning("Database unavailable: %s", error)
             raise StorageUnavailable() from error
         self.users = SqlUserRepository(self.connection)
@@ -63,7 +73,7 @@ class SqlUnitOfWork:
                 self.transaction.rollback()
         finally:
             self.connection.close()
-        if isinstance(exc, TRANSIENT_ERRORS):
+        if is_transient(exc):
             logger.warning("Database unavailable: %s", exc)
             raise StorageUnavailable() from exc
 
@@ -81,10 +91,17 @@ class SqlStorage:
         try:
             with self.engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
-        except TRANSIENT_ERRORS as error:
+        except sa.exc.DBAPIError as error:
             raise StorageUnavailable() from error
 
     def migrate(self, revert_latest: bool = False) -> None:
-        set_target(SqlMigrationTarget(self.engine))
-        migrate_anything.configure(storage=SqlMigrationStorage(self.engine))
-        run_migrations("migrations", revert=revert_latest)
+        try:
+            set_target(SqlMigrationTarget(self.engine))
+            migrate_anything.configure(storage=SqlMigrationStorage(self.engine))
+            run_migrations("migrations", revert=revert_latest)
+        except sa.exc.DBAPIError as error:
+            if not is_transient(error):
+                raise
+            # Operators read this (CLI, start-up log): the driver's first line says why.
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise StorageUnavailable(f"the database cannot be reached: {reason}") from error
