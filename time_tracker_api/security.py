@@ -44,7 +44,7 @@ class JwksKeys:
         self._min_refresh_interval = min_refresh_interval
         self._timeout = timeout
         self._keys: dict[str | None, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
+        self._fetched_at = float("-inf")  # not 0: the monotonic clock may start near 0
         self._lock = threading.Lock()
 
     def key_for(self, kid: str | None) -> jwt.PyJWK:
@@ -73,7 +73,7 @@ class JwksKeys:
                     keys[entry.get("kid")] = jwt.PyJWK(entry)
                 except jwt.PyJWTError:
                     logger.warning("Skipping an unusable key %s in the JWKS", entry.get("kid"))
-        except (OSError, ValueError, AttributeError) as error:
+        except (OSError, ValueError, LookupError, TypeError, AttributeError) as error:
             logger.error("Cannot fetch the identity provider's keys: %s", error)
             if not self._keys:
                 raise AuthenticationUnavailable() from error
