@@ -25,13 +25,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
+        parser.error("a command is required")
+    from commons.domain.exceptions import DomainError
+
     try:
         return args.handler(args) or 0
     except CommandError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
+    except DomainError as error:
+        print(f"{parser.prog}: error: {error.message}", file=sys.stderr)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
 
 
 class CommandError(Exception):
@@ -49,7 +55,10 @@ def build_parser() -> Parser:
     postman = commands.add_parser("gen_postman_collection", help="a Postman v2.1 collection")
     postman.add_argument("-f", "--file", help="write to FILE instead of stdout")
     postman.add_argument(
-        "-b", "--base-url", default="{{baseUrl}}", help="base URL or placeholder (default {{baseUrl}})"
+        "-b",
+        "--base-url",
+        default="{{baseUrl}}",
+        help="base URL or placeholder (default {{baseUrl}})",
     )
     postman.set_defaults(handler=gen_postman_collection)
 
@@ -89,8 +98,9 @@ def _config() -> Any:
 
 
 def _swagger() -> dict[str, Any]:
-    from time_tracker_api.api import create_api
     from flask import Flask
+
+    from time_tracker_api.api import create_api
 
     app = Flask("time_tracker_api")
     app.config.update(RESTX_MASK_SWAGGER=False)
@@ -127,15 +137,11 @@ def gen_postman_collection(args: argparse.Namespace) -> None:
 def run_migrations(args: argparse.Namespace) -> None:
     """Apply pending migrations, or revert the latest."""
     from commons.bootstrap import create_storage
-    from commons.domain.exceptions import StorageUnavailable
 
     config = _config()
     config.instance_path.mkdir(parents=True, exist_ok=True)
     storage = create_storage(config.storage, default_sql_url=config.default_sql_url)
-    try:
-        storage.migrate(revert_latest=args.revert_latest)
-    except StorageUnavailable as error:
-        raise CommandError(error.message) from None
+    storage.migrate(revert_latest=args.revert_latest)
 
 
 def create_token(args: argparse.Namespace) -> None:

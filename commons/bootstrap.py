@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from commons.data_access_layer.ports import Storage
-from commons.domain.exceptions import DomainError
+from commons.domain.exceptions import ConfigurationError
 from commons.settings import StorageSettings
-
-
-class ConfigurationError(DomainError):
-    code = "configuration_error"
 
 
 def create_storage(settings: StorageSettings, default_sql_url: str) -> Storage:

@@ -12,9 +12,9 @@ import jwt
 import pytest
 from werkzeug.serving import make_server
 
+from tests.backends import SQL_BACKENDS, create_database
 from time_tracker_api import create_app
 from time_tracker_api.config import TEST_JWT_SECRET, config_for_tests
-from tests.backends import SQL_BACKENDS, create_database
 
 TEST_SECRET = TEST_JWT_SECRET
 ADMIN = "time-tracker-admin"
@@ -22,7 +22,9 @@ TESTER = "time-tracker-tester"
 
 
 @pytest.fixture(scope="session", params=SQL_BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """A migrated database on each SQL backend, shared by the session (tests use own tenants)."""
     db = create_database(request.param, tmp_path_factory.mktemp(request.param))
     yield db

@@ -58,6 +58,7 @@ def run_python(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProces
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
+        check=False,
     )
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from time_tracker_api.config import DEV_SECRET_FILE, Config
 from tests.processes import (
     REPO_ROOT,
     assert_one_error_line,
@@ -22,6 +21,7 @@ from tests.processes import (
     run_cli,
     run_python,
 )
+from time_tracker_api.config import DEV_SECRET_FILE, Config
 
 CREATE_APP = "from time_tracker_api import create_app; create_app()"
 MISSING = ("JWT_SECRET_KEY", "SQL_DATABASE_URI")
@@ -159,7 +159,9 @@ def wait_until_healthy(server: subprocess.Popen[bytes], port: int, log: Path) ->
 def test_flask_run_with_nothing_set_serves_the_api_to_a_cli_token(flask_run):
     port, env, log = flask_run
     assert "create_token" in log.read_text()
-    minted = run_cli("create_token", "--tenant-id", "t", "--user-id", "u", "--role", "admin", env=env)
+    minted = run_cli(
+        "create_token", "--tenant-id", "t", "--user-id", "u", "--role", "admin", env=env
+    )
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
     assert http_get(port, "/activities", {"Authorization": f"Bearer {token}"}) == 200

@@ -6,11 +6,13 @@ import logging
 import re
 import sys
 import uuid
+from typing import NoReturn
 
 from flask import Flask, Response, g, request
 from flask_cors import CORS
 
 from commons.bootstrap import create_storage
+from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 from time_tracker_api import security
 from time_tracker_api.api import create_api
 from time_tracker_api.config import Config
@@ -24,11 +26,22 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the app from `config`, or from the environment when none is given."""
     config = config or Config.from_env()
     if config.problems:
-        # Fail fast with one line naming everything missing; exit code 3 tells gunicorn's
-        # arbiter that the worker cannot boot, so it stops instead of respawning it.
-        print(f"Time Tracker cannot start: set {', '.join(config.problems)}", file=sys.stderr)
-        raise SystemExit(3)
+        _refuse_to_start(f"set {', '.join(config.problems)}")
     _configure_logging()
+    try:
+        return _build_app(config)
+    except (ConfigurationError, StorageUnavailable) as error:
+        _refuse_to_start(error.message)
+
+
+def _refuse_to_start(reason: str) -> NoReturn:
+    # One line saying why; exit code 3 tells gunicorn's arbiter that the worker cannot boot,
+    # so it stops instead of respawning it forever.
+    print(f"Time Tracker cannot start: {reason}", file=sys.stderr)
+    raise SystemExit(3)
+
+
+def _build_app(config: Config) -> Flask:
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.config.update(
         TIME_TRACKER=config,

@@ -41,8 +41,10 @@ def register_catalog_resources(
 ) -> None:
     """Add the collection (`''`) and item (`/<id>`) routes of a catalog kind to a namespace."""
     label, plural = kind.label.lower(), ns.name.replace("-", " ")
-    removal = f"Archive a {label} (its status becomes inactive)" if kind.archivable else (
-        f"Delete a {label}; it is hidden from every read afterwards"
+    removal = (
+        f"Archive a {label} (its status becomes inactive)"
+        if kind.archivable
+        else (f"Delete a {label}; it is hidden from every read afterwards")
     )
     who = "any member" if kind.members_may_create else "admins"
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from commons.domain import exceptions as domain
 
 logger = logging.getLogger(__name__)
+CHALLENGE_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 STATUS = {
     domain.ValidationFailed: 400,
@@ -30,9 +31,7 @@ def error_response(error: BaseException) -> Response:
         return _domain_response(error)
     if isinstance(error, HTTPException):
         return _http_response(error)
-    logger.exception(
-        "Unexpected error (request id %s)", g.get("request_id", "-"), exc_info=error
-    )
+    logger.exception("Unexpected error (request id %s)", g.get("request_id", "-"), exc_info=error)
     return body(500, "An unexpected error occurred", "internal_error")
 
 
@@ -49,10 +48,10 @@ def _domain_response(error: domain.DomainError) -> Response:
     status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
     response = body(status, error.message, error.code, error.errors)
     if isinstance(error, domain.Unauthenticated):
-        description = error.message.replace('"', "'")
+        # RFC 6750 allows printable ASCII but `"` and `\` here; the message may quote a token.
+        description = CHALLENGE_UNSAFE.sub("?", error.message.replace('"', "'"))
         response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="time-tracker", error="invalid_token", '
-            f'error_description="{description}"'
+            f'Bearer realm="time-tracker", error="invalid_token", error_description="{description}"'
         )
     if isinstance(error, domain.StorageUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)

@@ -33,9 +33,15 @@ def postman_collection(swagger: dict[str, Any], base_url: str) -> dict[str, Any]
             "description": info.get("description", ""),
             "schema": SCHEMA,
         },
-        "auth": {"type": "bearer", "bearer": [{"key": "token", "value": "{{token}}", "type": "string"}]},
+        "auth": {
+            "type": "bearer",
+            "bearer": [{"key": "token", "value": "{{token}}", "type": "string"}],
+        },
         "variable": [
-            {"key": "baseUrl", "value": "http://localhost:5000"},
+            *(
+                {"key": name, "value": "http://localhost:5000"}
+                for name in re.findall(r"\{\{(\w+)\}\}", base_url)
+            ),
             {"key": "token", "value": ""},
         ],
         "item": [{"name": tag, "item": items} for tag, items in sorted(folders.items())],

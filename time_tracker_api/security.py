@@ -44,40 +44,46 @@ class JwksKeys:
         self._min_refresh_interval = min_refresh_interval
         self._timeout = timeout
         self._keys: dict[str | None, jwt.PyJWK] = {}
-        self._fetched_at = float("-inf")  # not 0: the monotonic clock may start near 0
+        # Not 0: the monotonic clock may start near 0.
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
         self._lock = threading.Lock()
 
     def key_for(self, kid: str | None) -> jwt.PyJWK:
         """The key that signed a token, refreshing the set when the `kid` is unknown."""
         now = time.monotonic()
-        stale = now - self._fetched_at > self._max_age
-        if stale or (kid not in self._keys and now - self._fetched_at > self._min_refresh_interval):
+        wanted = kid not in self._keys or now - self._fetched_at > self._max_age
+        # Attempts are rate limited, so unknown kids or a provider that is down cannot make
+        # every request wait on a fetch.
+        if wanted and now - self._attempted_at > self._min_refresh_interval:
             with self._lock:
-                if self._fetched_at < now:  # nobody refreshed while we waited
+                if self._attempted_at < now:  # nobody tried while we waited for the lock
                     self._refresh()
         if kid is None and len(self._keys) == 1:
             return next(iter(self._keys.values()))
         try:
             return self._keys[kid]
         except KeyError:
+            if not self._keys and self._fetched_at == float("-inf"):
+                raise AuthenticationUnavailable() from None
             raise Unauthenticated("The token was signed by an unknown key") from None
 
     def _refresh(self) -> None:
+        self._attempted_at = time.monotonic()
         try:
             document = self._fetch_json(self._jwks_uri or self._discover_jwks_uri())
-            keys: dict[str | None, jwt.PyJWK] = {}
-            for entry in document.get("keys", []):
-                if entry.get("use", "sig") != "sig":
-                    continue
-                try:
-                    keys[entry.get("kid")] = jwt.PyJWK(entry)
-                except jwt.PyJWTError:
-                    logger.warning("Skipping an unusable key %s in the JWKS", entry.get("kid"))
+            entries = document.get("keys", [])
         except (OSError, ValueError, LookupError, TypeError, AttributeError) as error:
             logger.error("Cannot fetch the identity provider's keys: %s", error)
-            if not self._keys:
-                raise AuthenticationUnavailable() from error
             return  # keep the keys we have
+        keys: dict[str | None, jwt.PyJWK] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                continue
+            try:
+                keys[entry.get("kid")] = jwt.PyJWK(entry)
+            except (jwt.PyJWTError, ValueError, TypeError):
+                logger.warning("Skipping an unusable key %s in the JWKS", entry.get("kid"))
         self._keys = keys
         self._fetched_at = time.monotonic()
 

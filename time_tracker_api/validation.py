@@ -64,7 +64,9 @@ def json_body(model: Model, partial: bool = False) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise ValidationFailed("The body is not valid JSON", {"body": "is not valid JSON"}) from None
+        raise ValidationFailed(
+            "The body is not valid JSON", {"body": "is not valid JSON"}
+        ) from None
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object", {"body": "must be an object"})
     writable = {name: field for name, field in model.items() if not field.readonly}

@@ -5,8 +5,15 @@ Each migration states its SQL and its Cosmos DB steps; the target runs those of 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
+
+PACKAGE = "migrations"
+PACKAGE_PATH = Path(__file__).resolve().parents[2] / PACKAGE
 
 
 class MigrationTarget(Protocol):
@@ -31,3 +38,16 @@ def target() -> MigrationTarget:
     if _Current.target is None:
         raise RuntimeError("Migrations run through `python cli.py migrate`, not on their own")
     return _Current.target
+
+
+def load_migrations_package() -> str:
+    """Import the repository's `migrations` package whatever the working directory is."""
+    if PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            PACKAGE, PACKAGE_PATH / "__init__.py", submodule_search_locations=[str(PACKAGE_PATH)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[PACKAGE] = module
+        spec.loader.exec_module(module)
+    return PACKAGE

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from commons.domain.catalog import CatalogItem, CatalogKind
 from commons.domain.users import User
@@ -42,7 +42,9 @@ class UserRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    users: UserRepository
+    @property
+    def users(self) -> UserRepository:
+        """The tenant users repository."""
 
     def catalog(self, kind: CatalogKind) -> CatalogRepository:
         """The repository of one kind of catalog record."""
@@ -50,13 +52,18 @@ class UnitOfWork(Protocol):
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""
 
-    def __enter__(self) -> UnitOfWork: ...
+    def __enter__(self) -> Self: ...
 
-    def __exit__(self, *exc_info: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class Storage(Protocol):
-    def unit_of_work(self, write: bool = False) -> AbstractContextManager[UnitOfWork]:
+    def unit_of_work(self, write: bool = False) -> UnitOfWork:
         """A unit of work; `write` asks for one that will change data."""
 
     def ping(self) -> None:

@@ -67,3 +67,8 @@ class Unauthenticated(DomainError):
 class AuthenticationUnavailable(StorageUnavailable):
     code = "identity_provider_unavailable"
     default_message = "The identity provider's keys cannot be fetched; try again shortly"
+
+
+class ConfigurationError(DomainError):
+    code = "configuration_error"
+    default_message = "The configuration is not usable"

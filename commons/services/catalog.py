@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from commons.data_access_layer.ports import Storage, UnitOfWork
@@ -30,7 +30,9 @@ def list_items(
         return uow.catalog(kind).list(principal.tenant_id, dict(filters))
 
 
-def get_item(storage: Storage, kind: CatalogKind, principal: Principal, item_id: str) -> CatalogItem:
+def get_item(
+    storage: Storage, kind: CatalogKind, principal: Principal, item_id: str
+) -> CatalogItem:
     """One record of the caller's tenant; NotFound for missing, deleted or foreign ones."""
     with storage.unit_of_work() as uow:
         return _existing(uow, kind, principal, item_id)
@@ -47,7 +49,7 @@ def create_item(
     if kind.archivable:
         values["status"] = ACTIVE
     if "creation_date" in _fields(kind):
-        values["creation_date"] = datetime.now(timezone.utc)
+        values["creation_date"] = datetime.now(UTC)
     item = kind.entity(id=str(uuid.uuid4()), tenant_id=principal.tenant_id, **values)
     with storage.unit_of_work(write=True) as uow:
         _check_references(uow, kind, item, set(values))
@@ -86,7 +88,7 @@ def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_
         if kind.archivable:
             item = dataclasses.replace(item, status=INACTIVE)  # type: ignore[call-arg]
         else:
-            item = dataclasses.replace(item, deleted=datetime.now(timezone.utc))
+            item = dataclasses.replace(item, deleted=datetime.now(UTC))
         uow.catalog(kind).update(item)
         uow.commit()
 
@@ -96,7 +98,9 @@ def _require_admin(principal: Principal, kind: CatalogKind) -> None:
         raise Forbidden(f"Only admins can change {kind.label.lower()} records")
 
 
-def _existing(uow: UnitOfWork, kind: CatalogKind, principal: Principal, item_id: str) -> CatalogItem:
+def _existing(
+    uow: UnitOfWork, kind: CatalogKind, principal: Principal, item_id: str
+) -> CatalogItem:
     item = uow.catalog(kind).get(principal.tenant_id, item_id)
     if item is None:
         raise NotFound(f"{kind.label} not found")
@@ -109,7 +113,14 @@ def _fields(kind: CatalogKind) -> set[str]:
 
 def _writable(kind: CatalogKind) -> set[str]:
     # Identity, tenancy and deletion are never taken from a client.
-    return _fields(kind) - {"id", "tenant_id", "deleted", "creation_date", "customer", "project_type"}
+    return _fields(kind) - {
+        "id",
+        "tenant_id",
+        "deleted",
+        "creation_date",
+        "customer",
+        "project_type",
+    }
 
 
 def _check_references(

@@ -99,9 +99,16 @@ def test_renaming_onto_a_taken_name_is_a_conflict(admin):
 
 def test_project_names_are_unique_within_their_customer_only(admin):
     first, second = new_customer(admin, "First"), new_customer(admin, "Second")
-    assert admin.post("/projects", json={"name": "Web", "customer_id": first["id"]}).status_code == 201
-    assert admin.post("/projects", json={"name": "web", "customer_id": first["id"]}).status_code == 409
-    assert admin.post("/projects", json={"name": "Web", "customer_id": second["id"]}).status_code == 201
+    assert (
+        admin.post("/projects", json={"name": "Web", "customer_id": first["id"]}).status_code == 201
+    )
+    assert (
+        admin.post("/projects", json={"name": "web", "customer_id": first["id"]}).status_code == 409
+    )
+    assert (
+        admin.post("/projects", json={"name": "Web", "customer_id": second["id"]}).status_code
+        == 201
+    )
 
 
 def test_internal_project_types_share_one_namespace(admin):
@@ -142,7 +149,8 @@ def test_a_deleted_project_type_cannot_be_referenced(admin):
 def test_projects_carry_their_customer_and_project_type(admin):
     customer = new_customer(admin, "Globex")
     project_type = admin.post(
-        "/project-types", json={"name": "Fixed price", "description": "Paid once", "customer_id": customer["id"]}
+        "/project-types",
+        json={"name": "Fixed price", "description": "Paid once", "customer_id": customer["id"]},
     ).json
     project = admin.post(
         "/projects",
@@ -217,7 +225,10 @@ def test_put_changes_only_the_given_fields(admin):
 def test_archived_records_can_be_reactivated(admin):
     created = admin.post("/activities", json={"name": "Paused"}).json
     admin.delete(f"/activities/{created['id']}")
-    assert admin.put(f"/activities/{created['id']}", json={"status": "active"}).json["status"] == "active"
+    assert (
+        admin.put(f"/activities/{created['id']}", json={"status": "active"}).json["status"]
+        == "active"
+    )
 
 
 @pytest.mark.parametrize(
@@ -256,7 +267,14 @@ def test_server_fields_in_a_body_are_ignored(admin, tenant):
     chosen = str(uuid.uuid4())
     response = admin.post(
         "/activities",
-        json={"name": "Sneaky", "id": chosen, "tenant_id": "other", "deleted": "2020-01-01", "owner_id": "x", "extra": 1},
+        json={
+            "name": "Sneaky",
+            "id": chosen,
+            "tenant_id": "other",
+            "deleted": "2020-01-01",
+            "owner_id": "x",
+            "extra": 1,
+        },
     )
     assert response.status_code == 201
     body = response.json

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -35,6 +36,8 @@ AUDIENCE = "api://time-tracker"
 B2C_TENANT = "9188040D-6C67-4C5B-B112-36A304B66DAD"
 B2C_ISSUER = f"https://contoso.b2clogin.com/{B2C_TENANT}/v2.0/"
 DEFAULT_LEEWAY = 60
+# RFC 6750: error_description is printable ASCII without `"` and `\`.
+CHALLENGE_DESCRIPTION = re.compile(r'error_description="([\x20-\x21\x23-\x5b\x5d-\x7e]*)"$')
 
 
 # Tokens ---------------------------------------------------------------------------------------
@@ -65,9 +68,7 @@ def hand_made_token(
     header: dict[str, Any], payload: dict[str, Any], sign: Callable[[bytes], bytes]
 ) -> str:
     """A JWS built without PyJWT, for tokens PyJWT refuses to produce."""
-    signing_input = ".".join(
-        b64url(json.dumps(part).encode()) for part in (header, payload)
-    )
+    signing_input = ".".join(b64url(json.dumps(part).encode()) for part in (header, payload))
     return f"{signing_input}.{b64url(sign(signing_input.encode()))}"
 
 
@@ -124,7 +125,9 @@ class IdentityProvider:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.issuer = f"{self.url}/{uuid.uuid4()}/v2.0"
-        self.discovery_path = "/" + self.issuer.split("/", 3)[3] + "/.well-known/openid-configuration"
+        self.discovery_path = (
+            "/" + self.issuer.split("/", 3)[3] + "/.well-known/openid-configuration"
+        )
         self.jwks_path = "/discovery/v2.0/keys"
         self.jwks_uri = self.url + self.jwks_path
         self.discovery: dict[str, Any] = {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
@@ -152,7 +155,7 @@ class IdentityProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 provider.requests[self.path] += 1
                 documents = provider.documents()
                 status = 503 if not provider.available else 200 if self.path in documents else 404
@@ -263,7 +266,9 @@ def test_an_hs256_token_signed_with_the_shared_secret_is_accepted(client):
 
 def test_the_bearer_scheme_is_case_insensitive(client):
     token = hs256(claims())
-    assert client.get("/activities", headers={"Authorization": f"bearer {token}"}).status_code == 200
+    assert (
+        client.get("/activities", headers={"Authorization": f"bearer {token}"}).status_code == 200
+    )
 
 
 @pytest.mark.parametrize("path", ["/health", "/swagger.json"])
@@ -278,9 +283,7 @@ def test_a_request_without_an_authorization_header_is_rejected(client):
 @pytest.mark.parametrize(
     "authorization", ["Basic x", "Bearer", "Bearer ", "Bearer    ", "Token abc", "eyJhbGciOi"]
 )
-def test_an_authorization_header_that_is_not_bearer_with_a_token_is_rejected(
-    client, authorization
-):
+def test_an_authorization_header_that_is_not_bearer_with_a_token_is_rejected(client, authorization):
     assert_rejected(client.get("/activities", headers={"Authorization": authorization}))
 
 
@@ -294,9 +297,28 @@ def test_an_authorization_header_that_is_not_bearer_with_a_token_is_rejected(
         b64url(b'{"alg": "HS256"}') + "." + b64url(b"not json") + ".",
         b64url(b'{"alg": "HS256"}') + "." + b64url(b"[]") + ".",
     ],
+    ids=[
+        "one-word",
+        "three-words",
+        "empty-parts",
+        "header-a-list",
+        "payload-not-json",
+        "payload-a-list",
+    ],
 )
 def test_a_garbage_token_is_rejected(client, garbage):
     assert_rejected(client.get("/activities", headers=bearer(garbage)))
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    ["\N{SNOWMAN}", "\N{LATIN SMALL LETTER E WITH ACUTE}", 'a"b\\c', "a\r\nX-Injected: 1"],
+)
+def test_the_challenge_stays_printable_ascii_whatever_the_token_says(client, algorithm):
+    token = hand_made_token({"alg": algorithm}, claims(), sign=lambda _: b"")
+    response = client.get("/activities", headers=bearer(token))
+    assert_rejected(response)
+    assert CHALLENGE_DESCRIPTION.search(response.headers["WWW-Authenticate"])
 
 
 def test_a_token_expired_beyond_the_leeway_is_rejected(client):
@@ -326,7 +348,9 @@ def test_the_leeway_is_configurable(make_client):
 
 
 def test_a_token_signed_with_another_secret_is_rejected(client):
-    token = make_token(f"tenant-{uuid.uuid4()}", secret="another-secret-of-the-same-length!")
+    token = make_token(
+        f"tenant-{uuid.uuid4()}", secret="another-secret-that-is-long-enough-for-hs256"
+    )
     assert_rejected(client.get("/activities", headers=bearer(token)), mentioning="signature")
 
 
@@ -346,7 +370,9 @@ def test_an_rs256_token_is_rejected_when_only_the_shared_secret_is_configured(cl
     assert_rejected(response, mentioning="'RS256'")
 
 
-@pytest.mark.parametrize("user_claims", [{"oid": None}, {"oid": ""}, {"oid": 42}])
+@pytest.mark.parametrize(
+    "user_claims", [{"oid": None}, {"oid": ""}, {"oid": 42}], ids=["none", "empty", "number"]
+)
 def test_a_token_without_a_user_id_is_rejected_naming_the_claim(client, user_claims):
     token = hs256(claims(**user_claims))
     response = client.get("/activities", headers=bearer(token))
@@ -399,9 +425,17 @@ def test_a_token_of_a_configured_issuer_and_audience_is_accepted(checked_client,
         ({"iss": ISSUER, "aud": "api://another-api"}, "audience"),
         ({"iss": ISSUER}, "'aud'"),
     ],
-    ids=["wrong-issuer", "issuer-with-trailing-slash", "no-issuer", "wrong-audience", "no-audience"],
+    ids=[
+        "wrong-issuer",
+        "issuer-with-trailing-slash",
+        "no-issuer",
+        "wrong-audience",
+        "no-audience",
+    ],
 )
-def test_a_token_of_another_issuer_or_audience_is_rejected(checked_client, token_claims, mentioning):
+def test_a_token_of_another_issuer_or_audience_is_rejected(
+    checked_client, token_claims, mentioning
+):
     token = hs256(claims(**token_claims))
     assert_rejected(checked_client.get("/activities", headers=bearer(token)), mentioning=mentioning)
 
@@ -417,9 +451,7 @@ def test_an_es256_token_with_a_published_kid_is_accepted(jwks_client, ec_key):
     assert jwks_client.get("/activities", headers=bearer(ec_key.sign(claims()))).status_code == 200
 
 
-def test_a_token_without_a_kid_is_accepted_when_the_jwks_has_one_key(
-    make_client, idp, rsa_key
-):
+def test_a_token_without_a_kid_is_accepted_when_the_jwks_has_one_key(make_client, idp, rsa_key):
     idp.publish(rsa_key)
     client = make_client(secret_key=None, jwks_uri=idp.jwks_uri)
     token = jwt.encode(claims(), rsa_key.private_key, algorithm="RS256")
@@ -439,7 +471,9 @@ def test_keys_are_cached(jwks_client, idp, rsa_key, ec_key):
     assert idp.requests == {idp.jwks_path: 1}
 
 
-def test_a_rotated_key_is_fetched_when_its_kid_first_appears(make_client, idp, rsa_key, rotated_key):
+def test_a_rotated_key_is_fetched_when_its_kid_first_appears(
+    make_client, idp, rsa_key, rotated_key
+):
     client = make_client(secret_key=None, jwks_uri=idp.jwks_uri, jwks_min_refresh_seconds=0)
     assert client.get("/activities", headers=bearer(rsa_key.sign(claims()))).status_code == 200
     idp.publish(rotated_key)
@@ -496,7 +530,9 @@ def test_an_unreachable_identity_provider_is_a_503_not_a_500(make_client, rsa_ke
 
 
 @pytest.mark.parametrize(
-    "discovery", [{}, {"jwks_uri": None}, ["not", "an", "object"]], ids=["no-jwks-uri", "null", "list"]
+    "discovery",
+    [{}, {"jwks_uri": None}, ["not", "an", "object"]],
+    ids=["no-jwks-uri", "null", "list"],
 )
 def test_a_broken_discovery_document_is_a_503_not_a_500(make_client, idp, rsa_key, discovery):
     idp.discovery = discovery
@@ -529,7 +565,10 @@ def user_seen_by(client: Any, token: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("id_claims", "expected"),
-    [({"oid": "the-oid", "sub": "the-sub"}, "the-oid"), ({"oid": None, "sub": "the-sub"}, "the-sub")],
+    [
+        ({"oid": "the-oid", "sub": "the-sub"}, "the-oid"),
+        ({"oid": None, "sub": "the-sub"}, "the-sub"),
+    ],
     ids=["oid", "sub-without-oid"],
 )
 def test_the_user_id_is_the_oid_else_the_sub(client, id_claims, expected):
@@ -550,7 +589,9 @@ def test_the_user_id_is_the_oid_else_the_sub(client, id_claims, expected):
 )
 def test_the_tenant_is_the_tid_else_the_uuid_of_a_b2c_issuer(client, tenant_claims, expected):
     token = hs256(claims(**tenant_claims))
-    created = client.post("/technologies", json={"name": f"T {uuid.uuid4()}"}, headers=bearer(token))
+    created = client.post(
+        "/technologies", json={"name": f"T {uuid.uuid4()}"}, headers=bearer(token)
+    )
     assert created.status_code == 201, created.json
     assert created.json["tenant_id"] == expected
 
@@ -562,7 +603,10 @@ def test_the_tenant_is_the_tid_else_the_uuid_of_a_b2c_issuer(client, tenant_clai
             {"emails": ["first@b2c.example", "second@b2c.example"], "email": "e@x.example"},
             "first@b2c.example",
         ),
-        ({"emails": [], "email": "e@x.example", "preferred_username": "p@x.example"}, "e@x.example"),
+        (
+            {"emails": [], "email": "e@x.example", "preferred_username": "p@x.example"},
+            "e@x.example",
+        ),
         ({"preferred_username": "p@x.example"}, "p@x.example"),
         ({}, None),
     ],

@@ -30,7 +30,10 @@ def fresh_storage(request, tmp_path):
 
 def applied(storage):
     with storage.engine.connect() as connection:
-        return [row.name for row in connection.execute(sa.text("SELECT name FROM migrations ORDER BY name"))]
+        return [
+            row.name
+            for row in connection.execute(sa.text("SELECT name FROM migrations ORDER BY name"))
+        ]
 
 
 def application_tables(storage):
@@ -70,7 +73,9 @@ def test_the_migrated_schema_is_the_one_the_application_uses(fresh_storage):
         primary_key = inspector.get_pk_constraint(table.name)["constrained_columns"]
         assert set(primary_key) == {c.name for c in table.primary_key}
         migrated_unique = {
-            tuple(index["column_names"]) for index in inspector.get_indexes(table.name) if index["unique"]
+            tuple(index["column_names"])
+            for index in inspector.get_indexes(table.name)
+            if index["unique"]
         }
         for index in table.indexes:
             if index.unique:

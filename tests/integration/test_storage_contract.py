@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from commons.domain.catalog import ACTIVITY, CUSTOMER, PROJECT, PROJECT_TYPE, Activity, Customer, Project, ProjectType
+from commons.domain.catalog import (
+    ACTIVITY,
+    CUSTOMER,
+    PROJECT,
+    PROJECT_TYPE,
+    Activity,
+    Customer,
+    Project,
+    ProjectType,
+)
 from commons.domain.exceptions import AlreadyExists
 from commons.domain.users import User
 
@@ -52,11 +61,10 @@ def test_nothing_is_stored_without_commit(storage, tenant):
 
 def test_a_failure_in_a_unit_of_work_stores_none_of_it(storage, tenant):
     first, second = activity(tenant, "One"), activity(tenant, "Two")
-    with pytest.raises(RuntimeError):
-        with storage.unit_of_work(write=True) as uow:
-            uow.catalog(ACTIVITY).add(first)
-            uow.catalog(ACTIVITY).add(second)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), storage.unit_of_work(write=True) as uow:
+        uow.catalog(ACTIVITY).add(first)
+        uow.catalog(ACTIVITY).add(second)
+        raise RuntimeError("boom")
     with storage.unit_of_work() as uow:
         assert uow.catalog(ACTIVITY).list(tenant, {}) == []
 
@@ -75,30 +83,53 @@ def test_names_differing_only_in_accents_are_different(storage, tenant):
 
 
 def test_a_soft_deleted_record_disappears_and_frees_its_name(storage, tenant):
-    first = add(storage, PROJECT_TYPE, ProjectType(id=str(uuid.uuid4()), tenant_id=tenant, name="Old"))
+    first = add(
+        storage, PROJECT_TYPE, ProjectType(id=str(uuid.uuid4()), tenant_id=tenant, name="Old")
+    )
     with storage.unit_of_work(write=True) as uow:
-        uow.catalog(PROJECT_TYPE).update(dataclasses.replace(first, deleted=datetime.now(timezone.utc)))
+        uow.catalog(PROJECT_TYPE).update(
+            dataclasses.replace(first, deleted=datetime.now(UTC))
+        )
         uow.commit()
-    second = add(storage, PROJECT_TYPE, ProjectType(id=str(uuid.uuid4()), tenant_id=tenant, name="old"))
+    second = add(
+        storage, PROJECT_TYPE, ProjectType(id=str(uuid.uuid4()), tenant_id=tenant, name="old")
+    )
     with storage.unit_of_work() as uow:
         assert uow.catalog(PROJECT_TYPE).get(tenant, first.id) is None
         assert [p.id for p in uow.catalog(PROJECT_TYPE).list(tenant, {})] == [second.id]
 
 
 def test_lists_filter_by_field_and_sort_by_name(storage, tenant):
-    add(storage, CUSTOMER, Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="b", status="inactive"))
+    add(
+        storage,
+        CUSTOMER,
+        Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="b", status="inactive"),
+    )
     a = add(storage, CUSTOMER, Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="A"))
     c = add(storage, CUSTOMER, Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="c"))
     with storage.unit_of_work() as uow:
-        assert [x.id for x in uow.catalog(CUSTOMER).list(tenant, {"status": "active"})] == [a.id, c.id]
+        assert [x.id for x in uow.catalog(CUSTOMER).list(tenant, {"status": "active"})] == [
+            a.id,
+            c.id,
+        ]
 
 
 def test_projects_read_with_their_customer(storage, tenant):
-    customer = add(storage, CUSTOMER, Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="Umbrella", description="Pharma"))
+    customer = add(
+        storage,
+        CUSTOMER,
+        Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="Umbrella", description="Pharma"),
+    )
     project = add(
         storage,
         PROJECT,
-        Project(id=str(uuid.uuid4()), tenant_id=tenant, name="Hive", customer_id=customer.id, technologies=["c"]),
+        Project(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant,
+            name="Hive",
+            customer_id=customer.id,
+            technologies=["c"],
+        ),
     )
     with storage.unit_of_work() as uow:
         stored = uow.catalog(PROJECT).get(tenant, project.id)
@@ -109,7 +140,13 @@ def test_projects_read_with_their_customer(storage, tenant):
 
 
 def test_users_are_recorded_refreshed_and_granted_groups(storage, tenant):
-    user = User(id="u1", tenant_id=tenant, email="a@example.com", name="A", token_groups=frozenset({"time-tracker-tester"}))
+    user = User(
+        id="u1",
+        tenant_id=tenant,
+        email="a@example.com",
+        name="A",
+        token_groups=frozenset({"time-tracker-tester"}),
+    )
     with storage.unit_of_work(write=True) as uow:
         uow.users.record(user)
         uow.users.record(dataclasses.replace(user, email="b@example.com"))

@@ -25,6 +25,4 @@ technology = ns.inherit(
     },
 )
 
-register_catalog_resources(
-    ns, TECHNOLOGY, technology, technology_input, filters_parser(TECHNOLOGY)
-)
+register_catalog_resources(ns, TECHNOLOGY, technology, technology_input, filters_parser(TECHNOLOGY))

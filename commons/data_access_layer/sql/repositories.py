@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,7 +74,7 @@ class SqlCatalogRepository:
     def _select(self) -> sa.Select[Any]:
         return sa.select(*(self.table.c[name] for name in self._fields))
 
-    def _to_entity(self, row: Mapping[str, Any]) -> CatalogItem:
+    def _to_entity(self, row: sa.RowMapping) -> CatalogItem:
         return self.kind.entity(**{name: row[name] for name in self._fields})
 
     def _to_row(self, item: CatalogItem) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class SqlProjectRepository(SqlCatalogRepository):
             )
         )
 
-    def _to_entity(self, row: Mapping[str, Any]) -> CatalogItem:
+    def _to_entity(self, row: sa.RowMapping) -> CatalogItem:
         project = super()._to_entity(row)
         if row["customer__name"] is not None:
             project.customer = NamedSummary(row["customer__name"], row["customer__description"])  # type: ignore[attr-defined]
@@ -150,7 +151,7 @@ class SqlUserRepository:
 
     def record(self, user: User) -> None:
         users = tables.users
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         values = {
             "email": user.email,
             "name": user.name,
@@ -192,7 +193,7 @@ class SqlUserRepository:
             )
         )
 
-    def _load(self, tenant_id: str, condition: sa.ColumnElement[bool]) -> list[User]:
+    def _load(self, tenant_id: str, condition: sa.ColumnElement[bool]) -> builtins.list[User]:
         users, memberships = tables.users, tables.user_groups
         rows = self.connection.execute(
             sa.select(users, memberships.c.group_name)

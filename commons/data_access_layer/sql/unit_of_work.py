@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from types import TracebackType
 
 import migrate_anything
-from migrate_anything.migrator import run as run_migrations
 import sqlalchemy as sa
+from migrate_anything.migrator import run as run_migrations
 
-from commons.data_access_layer.migrations import set_target
+from commons.data_access_layer.migrations import load_migrations_package, set_target
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
 from commons.data_access_layer.sql.migration_storage import (
     SqlMigrationStorage,
@@ -20,10 +21,9 @@ from commons.data_access_layer.sql.repositories import (
     SqlUserRepository,
 )
 from commons.domain.catalog import CatalogKind
-from commons.domain.exceptions import StorageUnavailable
+from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
-
 
 
 def is_transient(error: BaseException | None) -> bool:
@@ -67,7 +67,12 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         self.transaction.commit()
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             if self.transaction.is_active:
                 self.transaction.rollback()
@@ -82,7 +87,11 @@ class SqlStorage:
     """The SQL backend: engine, units of work, health and migrations."""
 
     def __init__(self, url: str):
-        self.engine = create_sql_engine(url)
+        try:
+            self.engine = create_sql_engine(url)
+        except (sa.exc.ArgumentError, ImportError) as error:  # a bad URL or a missing driver
+            reason = str(error).splitlines()[0]
+            raise ConfigurationError(f"SQL_DATABASE_URI is not usable: {reason}") from error
 
     def unit_of_work(self, write: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write)
@@ -92,16 +101,12 @@ class SqlStorage:
             with self.engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.DBAPIError as error:
-            raise StorageUnavailable() from error
+            # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise StorageUnavailable(f"The database cannot be reached: {reason}") from error
 
     def migrate(self, revert_latest: bool = False) -> None:
-        try:
-            set_target(SqlMigrationTarget(self.engine))
-            migrate_anything.configure(storage=SqlMigrationStorage(self.engine))
-            run_migrations("migrations", revert=revert_latest)
-        except sa.exc.DBAPIError as error:
-            if not is_transient(error):
-                raise
-            # Operators read this (CLI, start-up log): the driver's first line says why.
-            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-            raise StorageUnavailable(f"the database cannot be reached: {reason}") from error
+        self.ping()
+        set_target(SqlMigrationTarget(self.engine))
+        migrate_anything.configure(storage=SqlMigrationStorage(self.engine))
+        run_migrations(load_migrations_package(), revert=revert_latest)
