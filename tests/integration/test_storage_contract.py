@@ -87,9 +87,7 @@ def test_a_soft_deleted_record_disappears_and_frees_its_name(storage, tenant):
         storage, PROJECT_TYPE, ProjectType(id=str(uuid.uuid4()), tenant_id=tenant, name="Old")
     )
     with storage.unit_of_work(write=True) as uow:
-        uow.catalog(PROJECT_TYPE).update(
-            dataclasses.replace(first, deleted=datetime.now(UTC))
-        )
+        uow.catalog(PROJECT_TYPE).update(dataclasses.replace(first, deleted=datetime.now(UTC)))
         uow.commit()
     second = add(
         storage, PROJECT_TYPE, ProjectType(id=str(uuid.uuid4()), tenant_id=tenant, name="old")
