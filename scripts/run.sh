@@ -6,4 +6,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
-exec "$ROOT/.venv/bin/python" -m flask --app "time_tracker_api:create_app()" run "$@"
+exec "$ROOT/.venv/bin/python" -m flask run "$@"  # finds create_app through wsgi.py

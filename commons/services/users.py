@@ -63,22 +63,23 @@ def revoke_role(storage: Storage, principal: Principal, user_id: str, role: str)
 
 def add_to_group(storage: Storage, principal: Principal, user_id: str, group: str) -> User:
     """Make a user a member of a group within the tenant."""
-    _require_admin(principal)
-    _check_group(group)
-    with storage.unit_of_work(write=True) as uow:
-        _existing_user(uow, principal, user_id)
-        uow.users.grant(principal.tenant_id, user_id, group)
-        uow.commit()
-    return get_user(storage, principal, user_id)
+    return _change_membership(storage, principal, user_id, group, member=True)
 
 
 def remove_from_group(storage: Storage, principal: Principal, user_id: str, group: str) -> User:
     """End a user's tenant-granted membership of a group."""
+    return _change_membership(storage, principal, user_id, group, member=False)
+
+
+def _change_membership(
+    storage: Storage, principal: Principal, user_id: str, group: str, member: bool
+) -> User:
     _require_admin(principal)
     _check_group(group)
     with storage.unit_of_work(write=True) as uow:
         _existing_user(uow, principal, user_id)
-        uow.users.revoke(principal.tenant_id, user_id, group)
+        change = uow.users.grant if member else uow.users.revoke
+        change(principal.tenant_id, user_id, group)
         uow.commit()
     return get_user(storage, principal, user_id)
 
