@@ -34,6 +34,7 @@ def create_api() -> TimeTrackerApi:
     from time_tracker_api.project_types.project_types_namespace import ns as project_types
     from time_tracker_api.projects.projects_namespace import ns as projects
     from time_tracker_api.technologies.technologies_namespace import ns as technologies
+    from time_tracker_api.time_entries.time_entries_namespace import ns as time_entries
     from time_tracker_api.users.users_namespace import ns as users
 
     api = TimeTrackerApi(
@@ -45,7 +46,8 @@ def create_api() -> TimeTrackerApi:
         security="Bearer",
         catch_all_404s=True,
     )
-    for namespace in (activities, customers, project_types, projects, technologies, users):
+    namespaces = (activities, customers, project_types, projects, technologies, time_entries, users)
+    for namespace in namespaces:
         api.add_namespace(namespace)
     api.add_namespace(health, path="/")
     return api

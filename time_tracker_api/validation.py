@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -18,6 +19,19 @@ FORMATS = FormatChecker(formats=())
 @FORMATS.checks("uuid", raises=ValueError)
 def _is_uuid(value: object) -> bool:
     return not isinstance(value, str) or str(uuid.UUID(value)) == value.lower()
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(parse_date_time(value))
+
+
+def parse_date_time(value: str) -> datetime:
+    """An ISO 8601 date-time; one without an offset is UTC. Returned in UTC."""
+    if len(value) < 16 or "T" not in value.upper():
+        raise ValueError("not a date-time")
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class UUID(fields.String):
@@ -40,6 +54,14 @@ class NullableString(Nullable, fields.String):
 
 
 class NullableUUID(Nullable, UUID):
+    pass
+
+
+class NullableDateTime(Nullable, fields.DateTime):
+    pass
+
+
+class NullableInteger(Nullable, fields.Integer):
     pass
 
 
@@ -90,7 +112,13 @@ def json_body(model: Model, partial: bool = False) -> dict[str, Any]:
                 errors[name] = "is required"
     if errors:
         raise ValidationFailed("Input payload validation failed", errors)
-    return {name: value for name, value in data.items() if name in writable}
+    return {
+        name: parse_date_time(value)
+        if isinstance(writable[name], fields.DateTime) and isinstance(value, str)
+        else value
+        for name, value in data.items()
+        if name in writable
+    }
 
 
 def _describe(error: Any) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import builtins
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from commons.domain.catalog import CatalogItem, CatalogKind
+from commons.domain.time_entries import TimeEntry, TimeEntryQuery
+from commons.domain.time_windows import Window
 from commons.domain.users import User
 
 
@@ -15,7 +19,8 @@ class CatalogRepository(Protocol):
         """The live (not soft deleted) record of the tenant with that id, if any."""
 
     def list(self, tenant_id: str, filters: Mapping[str, object]) -> list[CatalogItem]:
-        """The tenant's live records matching every filter, ordered by name then id."""
+        """The tenant's live records matching every filter (a tuple: any of its values),
+        ordered by name then id."""
 
     def add(self, item: CatalogItem) -> None:
         """Store a new record; AlreadyExists when its name is taken."""
@@ -41,10 +46,68 @@ class UserRepository(Protocol):
         """Remove a tenant-local membership (idempotent)."""
 
 
+class TimeEntryRepository(Protocol):
+    def lock_timeline(self, tenant_id: str, owner_id: str) -> None:
+        """Serialize writes to one user's timeline until the unit of work ends."""
+
+    def get(self, tenant_id: str, entry_id: str) -> TimeEntry | None:
+        """A live entry of the tenant, with its names."""
+
+    def running(self, tenant_id: str, owner_id: str) -> TimeEntry | None:
+        """The user's running entry, if any."""
+
+    def has_overlap(
+        self,
+        tenant_id: str,
+        owner_id: str,
+        start: datetime,
+        end: datetime | None,
+        exclude_id: str | None = None,
+    ) -> bool:
+        """Whether another live entry of the user meets [start, end)."""
+
+    def previous(
+        self, tenant_id: str, owner_id: str, before: datetime, exclude_id: str
+    ) -> TimeEntry | None:
+        """The user's live entry that started last before `before`."""
+
+    def add(self, entry: TimeEntry) -> None:
+        """Store a new entry (RunningEntryExists / OverlappingTimeEntry as a backstop)."""
+
+    def add_many(self, entries: Iterable[TimeEntry]) -> None:
+        """Store many entries at once (seeding); the caller guarantees the rules."""
+
+    def update(self, entry: TimeEntry) -> None:
+        """Store a changed entry."""
+
+    def list(self, query: TimeEntryQuery) -> list[TimeEntry]:
+        """Entries matching the query, newest first."""
+
+    def count(self, query: TimeEntryQuery) -> int:
+        """How many entries match the query, ignoring limit and offset."""
+
+    def latest_per_project(self, tenant_id: str, owner_id: str) -> builtins.list[TimeEntry]:
+        """The user's most recent entry of each project, newest first."""
+
+    def recent_project_ids(
+        self, tenant_id: str, owner_id: str, entry_count: int
+    ) -> builtins.list[str]:
+        """Projects of the user's latest entries, most recent first, each once."""
+
+    def worked_seconds(
+        self, tenant_id: str, owner_id: str, windows: Mapping[str, Window], now: datetime
+    ) -> dict[str, float]:
+        """Seconds the user worked inside each window."""
+
+
 class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
         """The tenant users repository."""
+
+    @property
+    def time_entries(self) -> TimeEntryRepository:
+        """The time entries repository."""
 
     def catalog(self, kind: CatalogKind) -> CatalogRepository:
         """The repository of one kind of catalog record."""

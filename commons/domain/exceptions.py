@@ -72,3 +72,23 @@ class AuthenticationUnavailable(StorageUnavailable):
 class ConfigurationError(DomainError):
     code = "configuration_error"
     default_message = "The configuration is not usable"
+
+
+class RunningEntryExists(Conflict):
+    code = "running_entry_exists"
+    default_message = "You already have a running time entry"
+
+
+class OverlappingTimeEntry(Unprocessable):
+    code = "overlapping_time_entry"
+    default_message = "There is another time entry in that date range"
+
+
+class AlreadyStopped(Unprocessable):
+    code = "already_stopped"
+    default_message = "The specified time entry is already stopped"
+
+
+class AlreadyRunning(Unprocessable):
+    code = "already_running"
+    default_message = "The specified time entry is already running"

@@ -1,10 +1,14 @@
 """Projects: what time is logged against, for a customer (contract §5.4)."""
 
-from flask_restx import Namespace, fields
+from typing import Any
+
+from flask_restx import Namespace, Resource, fields
 
 from commons.domain.catalog import NAME_MAX_LENGTH, PROJECT
+from commons.services import time_entries
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.context import principal, storage
 from time_tracker_api.validation import UUID, NullableString, NullableUUID
 
 ns = Namespace("projects", description="What time is logged against")
@@ -36,6 +40,16 @@ project = ns.inherit(
         "project_type": fields.Nested(summary, readonly=True, allow_null=True),
     },
 )
+
+
+@ns.route("/recent")
+class RecentProjects(Resource):
+    @ns.doc(id="list_recent_projects")
+    @ns.marshal_list_with(project)
+    def get(self) -> Any:
+        """Your active projects among your 20 latest time entries, most recent first"""
+        return time_entries.recent_projects(storage(), principal())
+
 
 register_catalog_resources(
     ns,

@@ -26,6 +26,9 @@ def create_sql_engine(url: str) -> sa.Engine:
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         options["pool_recycle"] = 3600
+        # Each statement sees what committed before it, as on PostgreSQL: after a unit of work
+        # takes a user's row lock it reads the timeline its predecessor left.
+        options["isolation_level"] = "READ COMMITTED"
     return sa.create_engine(parsed, **options)
 
 

@@ -39,7 +39,8 @@ class SqlCatalogRepository:
     def list(self, tenant_id: str, filters: Mapping[str, object]) -> list[CatalogItem]:
         query = self._select().where(self._listed(tenant_id))
         for field, value in filters.items():
-            query = query.where(self.table.c[field] == value)
+            column = self.table.c[field]
+            query = query.where(column.in_(value) if isinstance(value, tuple) else column == value)
         query = query.order_by(self.table.c.name_key, self.table.c.id)
         return [self._to_entity(row) for row in self.connection.execute(query).mappings()]
 

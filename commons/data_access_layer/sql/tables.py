@@ -96,3 +96,36 @@ CATALOG_TABLES = {
     "project": project,
     "technology": technology,
 }
+
+time_entry = sa.Table(
+    "time_entry",
+    metadata,
+    sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("owner_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("project_id", sa.String(ID), nullable=False),
+    sa.Column("activity_id", sa.String(ID), nullable=False),
+    sa.Column("description", sa.UnicodeText(), nullable=True),
+    sa.Column("start_date", UTCDateTime(), nullable=False),
+    sa.Column("end_date", UTCDateTime(), nullable=True),
+    sa.Column("uri", sa.Unicode(2000), nullable=True),
+    sa.Column("technologies", sa.JSON(), nullable=False),
+    sa.Column("timezone_offset", sa.Integer(), nullable=True),
+    # 1 while the entry runs and is not deleted, else NULL: the unique index below then allows
+    # one running entry per user on every database (NULLs never collide; SQL Server filters).
+    sa.Column("running_slot", sa.SmallInteger(), nullable=True),
+    sa.Column("deleted", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("end_date IS NULL OR end_date > start_date", name="ck_time_entry_interval"),
+    sa.Index(
+        "uq_time_entry_running",
+        "tenant_id",
+        "owner_id",
+        "running_slot",
+        unique=True,
+        mssql_where=sa.text("running_slot IS NOT NULL"),
+    ),
+    sa.Index("ix_time_entry_owner_start", "tenant_id", "owner_id", "start_date"),
+    sa.Index("ix_time_entry_owner_end", "tenant_id", "owner_id", "end_date"),
+    sa.Index("ix_time_entry_tenant_start", "tenant_id", "start_date"),
+    sa.Index("ix_time_entry_owner_project", "tenant_id", "owner_id", "project_id", "start_date"),
+)

@@ -22,12 +22,17 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return dialect.type_descriptor(mssql.DATETIME2(precision=6))
         return dialect.type_descriptor(sa.DateTime())
 
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).replace(tzinfo=None)
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        if dialect.name in ("mysql", "mariadb") and dialect.driver == "pyodbc":
+            # The MariaDB ODBC driver rounds bound timestamps to whole seconds; text keeps
+            # the microseconds and the server converts it exactly.
+            return naive.isoformat(sep=" ", timespec="microseconds")
+        return naive
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:

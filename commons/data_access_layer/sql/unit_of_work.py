@@ -20,6 +20,7 @@ from commons.data_access_layer.sql.repositories import (
     SqlProjectRepository,
     SqlUserRepository,
 )
+from commons.data_access_layer.sql.time_entries import SqlTimeEntryRepository
 from commons.domain.catalog import CatalogKind
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
     """Changes made through its repositories commit together or not at all."""
 
     users: SqlUserRepository
+    time_entries: SqlTimeEntryRepository
 
     def __init__(self, engine: sa.Engine, write: bool):
         self.engine = engine
@@ -59,6 +61,7 @@ class SqlUnitOfWork:
             logger.warning("Database unavailable: %s", error)
             raise StorageUnavailable() from error
         self.users = SqlUserRepository(self.connection)
+        self.time_entries = SqlTimeEntryRepository(self.connection)
         return self
 
     def catalog(self, kind: CatalogKind) -> SqlCatalogRepository:

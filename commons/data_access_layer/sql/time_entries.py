@@ -1,0 +1,292 @@
+"""SQL repository of time entries: a person's timeline, read with its names in one statement."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from commons.data_access_layer.sql import tables
+from commons.data_access_layer.sql.functions import earlier_of, later_of, seconds_between
+from commons.data_access_layer.sql.types import UTCDateTime
+from commons.domain.catalog import INACTIVE
+from commons.domain.exceptions import OverlappingTimeEntry, RunningEntryExists
+from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery
+from commons.domain.time_windows import Window
+
+entries = tables.time_entry
+STORED = [f.name for f in dataclasses.fields(TimeEntry) if f.name in entries.c]
+
+
+def _at(moment: datetime) -> sa.BindParameter[datetime]:
+    return sa.bindparam(None, moment, type_=UTCDateTime())
+
+
+class SqlTimeEntryRepository:
+    """Time entries of one tenant at a time; writes go through a per-user serialization point."""
+
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
+
+    def lock_timeline(self, tenant_id: str, owner_id: str) -> None:
+        """Hold the user's row lock until the transaction ends, so their writes queue up.
+
+        SQLite needs no row lock: a writing unit of work holds the database's write lock.
+        """
+        users = tables.users
+        locked = (
+            sa.select(users.c.id)
+            .where(users.c.tenant_id == tenant_id, users.c.id == owner_id)
+            .with_for_update()
+        )
+        if self.connection.execute(locked).first() is not None:
+            return
+        now = datetime.now(UTC)
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(
+                    sa.insert(users).values(
+                        tenant_id=tenant_id,
+                        id=owner_id,
+                        token_groups=[],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            self.connection.execute(locked)  # a racer created the row: wait for its lock
+
+    def get(self, tenant_id: str, entry_id: str) -> TimeEntry | None:
+        rows = self._read(sa.and_(self._live(tenant_id), entries.c.id == entry_id))
+        return rows[0] if rows else None
+
+    def running(self, tenant_id: str, owner_id: str) -> TimeEntry | None:
+        rows = self._read(
+            sa.and_(
+                self._live(tenant_id),
+                entries.c.owner_id == owner_id,
+                entries.c.running_slot.is_not(None),
+            )
+        )
+        return rows[0] if rows else None
+
+    def has_overlap(
+        self,
+        tenant_id: str,
+        owner_id: str,
+        start: datetime,
+        end: datetime | None,
+        exclude_id: str | None = None,
+    ) -> bool:
+        """Whether another live entry of the user meets [start, end) (end None: running)."""
+        condition = sa.and_(
+            self._live(tenant_id),
+            entries.c.owner_id == owner_id,
+            sa.or_(entries.c.end_date.is_(None), entries.c.end_date > _at(start)),
+        )
+        if end is not None:
+            condition = sa.and_(condition, entries.c.start_date < _at(end))
+        if exclude_id is not None:
+            condition = sa.and_(condition, entries.c.id != exclude_id)
+        query = sa.select(entries.c.id).where(condition).limit(1)
+        return self.connection.execute(query).first() is not None
+
+    def previous(
+        self, tenant_id: str, owner_id: str, before: datetime, exclude_id: str
+    ) -> TimeEntry | None:
+        """The user's live entry that started last before `before`."""
+        condition = sa.and_(
+            self._live(tenant_id),
+            entries.c.owner_id == owner_id,
+            entries.c.start_date < _at(before),
+            entries.c.id != exclude_id,
+        )
+        rows = self._read(condition, limit=1)
+        return rows[0] if rows else None
+
+    def add(self, entry: TimeEntry) -> None:
+        self._write(sa.insert(entries).values(self._to_row(entry)))
+
+    def add_many(self, new_entries: Iterable[TimeEntry]) -> None:
+        """Insert entries in one batch, for seeding; the caller guarantees the rules."""
+        rows = [self._to_row(entry) for entry in new_entries]
+        if rows:
+            self.connection.execute(sa.insert(entries), rows)
+
+    def update(self, entry: TimeEntry) -> None:
+        self._write(
+            sa.update(entries)
+            .where(entries.c.tenant_id == entry.tenant_id, entries.c.id == entry.id)
+            .values(self._to_row(entry))
+        )
+
+    def list(self, query: TimeEntryQuery) -> builtins.list[TimeEntry]:
+        return self._read(self._matching(query), limit=query.limit, offset=query.offset)
+
+    def count(self, query: TimeEntryQuery) -> int:
+        counted = sa.select(sa.func.count()).select_from(entries).where(self._matching(query))
+        return int(self.connection.execute(counted).scalar_one())
+
+    def latest_per_project(self, tenant_id: str, owner_id: str) -> builtins.list[TimeEntry]:
+        """The user's most recent entry of each project, newest first."""
+        ranked = (
+            sa.select(
+                entries.c.id,
+                sa.func.row_number()
+                .over(
+                    partition_by=entries.c.project_id,
+                    order_by=(entries.c.start_date.desc(), entries.c.id.desc()),
+                )
+                .label("position"),
+            )
+            .where(self._live(tenant_id), entries.c.owner_id == owner_id)
+            .subquery()
+        )
+        latest = sa.select(ranked.c.id).where(ranked.c.position == 1)
+        return self._read(sa.and_(entries.c.tenant_id == tenant_id, entries.c.id.in_(latest)))
+
+    def recent_project_ids(
+        self, tenant_id: str, owner_id: str, entry_count: int
+    ) -> builtins.list[str]:
+        """Projects of the user's most recent entries, most recent first, each once."""
+        query = (
+            sa.select(entries.c.project_id)
+            .where(self._live(tenant_id), entries.c.owner_id == owner_id)
+            .order_by(entries.c.start_date.desc(), entries.c.id.desc())
+            .limit(entry_count)
+        )
+        return builtins.list(dict.fromkeys(self.connection.execute(query).scalars()))
+
+    def worked_seconds(
+        self, tenant_id: str, owner_id: str, windows: Mapping[str, Window], now: datetime
+    ) -> dict[str, float]:
+        """Seconds worked inside each window, running entries counting until `now`."""
+        end = sa.func.coalesce(entries.c.end_date, _at(now))
+        sums = []
+        for name, window in windows.items():
+            clipped_end = earlier_of(end, _at(window.end))
+            clipped_start = later_of(entries.c.start_date, _at(window.start))
+            inside = sa.case(
+                (clipped_end > clipped_start, seconds_between(clipped_end, clipped_start)),
+                else_=0,
+            )
+            sums.append(sa.func.coalesce(sa.func.sum(inside), 0).label(name))
+        earliest = min(window.start for window in windows.values())
+        latest = max(window.end for window in windows.values())
+        query = sa.select(*sums).where(
+            self._live(tenant_id),
+            entries.c.owner_id == owner_id,
+            entries.c.start_date < _at(latest),
+            sa.or_(entries.c.end_date.is_(None), entries.c.end_date > _at(earliest)),
+        )
+        row = self.connection.execute(query).mappings().one()
+        return {name: float(row[name]) for name in windows}
+
+    def _matching(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
+        conditions = [
+            self._live(query.tenant_id),
+            entries.c.start_date < _at(query.window.end),
+            sa.or_(entries.c.end_date.is_(None), entries.c.end_date > _at(query.window.start)),
+        ]
+        if query.owner_ids is not None:
+            conditions.append(entries.c.owner_id.in_(query.owner_ids))
+        if query.excluded_owner_ids:
+            conditions.append(entries.c.owner_id.not_in(query.excluded_owner_ids))
+        for field in ("project_id", "activity_id", "uri"):
+            value = getattr(query, field)
+            if value is not None:
+                conditions.append(entries.c[field] == value)
+        return sa.and_(*conditions)
+
+    def _live(self, tenant_id: str) -> sa.ColumnElement[bool]:
+        return sa.and_(entries.c.tenant_id == tenant_id, entries.c.deleted.is_(None))
+
+    def _read(
+        self, condition: sa.ColumnElement[bool], limit: int | None = None, offset: int = 0
+    ) -> builtins.list[TimeEntry]:
+        project, customer, activity, users = (
+            tables.project,
+            tables.customer,
+            tables.activity,
+            tables.users,
+        )
+        query = (
+            sa.select(
+                *(entries.c[name] for name in STORED),
+                users.c.email.label("owner_email"),
+                project.c.name.label("project_name"),
+                project.c.status.label("project_status"),
+                project.c.customer_id.label("customer_id"),
+                activity.c.name.label("activity_name"),
+                customer.c.name.label("customer_name"),
+            )
+            .select_from(
+                entries.outerjoin(
+                    project,
+                    sa.and_(
+                        project.c.tenant_id == entries.c.tenant_id,
+                        project.c.id == entries.c.project_id,
+                    ),
+                )
+                .outerjoin(
+                    customer,
+                    sa.and_(
+                        customer.c.tenant_id == entries.c.tenant_id,
+                        customer.c.id == project.c.customer_id,
+                    ),
+                )
+                .outerjoin(
+                    activity,
+                    sa.and_(
+                        activity.c.tenant_id == entries.c.tenant_id,
+                        activity.c.id == entries.c.activity_id,
+                    ),
+                )
+                .outerjoin(
+                    users,
+                    sa.and_(
+                        users.c.tenant_id == entries.c.tenant_id, users.c.id == entries.c.owner_id
+                    ),
+                )
+            )
+            .where(condition)
+            .order_by(entries.c.start_date.desc(), entries.c.id.desc())
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [self._to_entity(row) for row in self.connection.execute(query).mappings()]
+
+    def _to_entity(self, row: sa.RowMapping) -> TimeEntry:
+        name = row["project_name"]
+        if name is not None and row["project_status"] == INACTIVE:
+            name += ARCHIVED_SUFFIX
+        return TimeEntry(
+            **{field: row[field] for field in STORED},
+            owner_email=row["owner_email"],
+            project_name=name,
+            activity_name=row["activity_name"],
+            customer_id=row["customer_id"],
+            customer_name=row["customer_name"],
+        )
+
+    def _to_row(self, entry: TimeEntry) -> dict[str, Any]:
+        row = {name: getattr(entry, name) for name in STORED}
+        row["running_slot"] = 1 if entry.end_date is None and entry.deleted is None else None
+        return row
+
+    def _write(self, statement: sa.Executable) -> None:
+        # The lock makes these rare; they still turn a backstop's refusal into the rule's answer.
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(statement)
+        except sa.exc.IntegrityError as error:
+            if "running" in str(error.orig):
+                raise RunningEntryExists() from error
+            if "overlap" in str(error.orig):
+                raise OverlappingTimeEntry() from error
+            raise

@@ -1,0 +1,85 @@
+"""Time entries: the rules of a person's timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from commons.domain.exceptions import ValidationFailed
+from commons.domain.time_windows import Window
+
+FUTURE_LEEWAY = timedelta(seconds=60)
+MAX_TECHNOLOGIES = 10
+ARCHIVED_SUFFIX = " (archived)"
+
+
+@dataclass
+class TimeEntry:
+    id: str
+    tenant_id: str
+    owner_id: str
+    project_id: str
+    activity_id: str
+    start_date: datetime
+    end_date: datetime | None = None
+    description: str | None = None
+    uri: str | None = None
+    technologies: list[str] = field(default_factory=list)
+    timezone_offset: int | None = None
+    deleted: datetime | None = None
+    # Read model: filled by the repository from the referenced records.
+    owner_email: str | None = None
+    project_name: str | None = None
+    activity_name: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.end_date is None
+
+    def check_interval(self, now: datetime) -> None:
+        """An entry ends after it starts, and not in the future."""
+        if self.end_date is None:
+            return
+        if self.end_date <= self.start_date:
+            raise ValidationFailed(
+                "You must end the time entry after it started",
+                {"end_date": "must be after start_date"},
+            )
+        if self.end_date > now + FUTURE_LEEWAY:
+            raise ValidationFailed(
+                "You cannot end a time entry in the future",
+                {"end_date": "must not be in the future"},
+            )
+
+
+def clean_technologies(values: list[str]) -> list[str]:
+    """At most ten different technology names."""
+    if len(values) > MAX_TECHNOLOGIES or len(set(values)) != len(values):
+        raise ValidationFailed(
+            "Give at most ten different technologies",
+            {"technologies": f"must be at most {MAX_TECHNOLOGIES} unique strings"},
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class TimeEntryQuery:
+    """Which entries a list or page shows."""
+
+    tenant_id: str
+    window: Window
+    owner_ids: tuple[str, ...] | None = None  # None: the whole tenant
+    excluded_owner_ids: tuple[str, ...] = ()
+    project_id: str | None = None
+    activity_id: str | None = None
+    uri: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+def duration_parts(seconds: float) -> dict[str, int]:
+    """2 h 15 min → {"hours": 2, "minutes": 15, "seconds": 0}."""
+    whole = max(int(seconds), 0)
+    return {"hours": whole // 3600, "minutes": whole % 3600 // 60, "seconds": whole % 60}

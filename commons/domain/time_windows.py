@@ -1,0 +1,102 @@
+"""Time zones and the calendar windows (day, Monday-based week, month) of a caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from commons.domain.exceptions import ValidationFailed
+
+MAX_OFFSET_MINUTES = 14 * 60
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval of real time, [start, end)."""
+
+    start: datetime
+    end: datetime
+
+
+def caller_zone(timezone_offset: int | None = None, timezone_name: str | None = None) -> tzinfo:
+    """The caller's zone: an IANA name wins over an offset in minutes (JavaScript's sign)."""
+    if timezone_name:
+        try:
+            return ZoneInfo(timezone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationFailed(
+                f"Unknown time zone {timezone_name!r}", {"timezone": "must be an IANA time zone"}
+            ) from None
+    if timezone_offset is None:
+        return UTC
+    if abs(timezone_offset) > MAX_OFFSET_MINUTES:
+        raise ValidationFailed(
+            "The time zone offset is out of range",
+            {"timezone_offset": f"must be between -{MAX_OFFSET_MINUTES} and {MAX_OFFSET_MINUTES}"},
+        )
+    # JavaScript's getTimezoneOffset() is UTC minus local time: Bogota (UTC-5) says 300.
+    return timezone(timedelta(minutes=-timezone_offset))
+
+
+def local_midnight(day: date, zone: tzinfo) -> datetime:
+    """The instant a local day starts (DST-correct for IANA zones)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def day_window(now: datetime, zone: tzinfo) -> Window:
+    today = now.astimezone(zone).date()
+    return Window(local_midnight(today, zone), local_midnight(today + timedelta(days=1), zone))
+
+
+def week_window(now: datetime, zone: tzinfo) -> Window:
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    return Window(local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone))
+
+
+def month_window(year: int, month: int, zone: tzinfo) -> Window:
+    if not 1 <= month <= 12:
+        raise ValidationFailed("The month must be 1 to 12", {"month": "must be 1 to 12"})
+    if not 1 <= year <= 9998:
+        raise ValidationFailed("The year is out of range", {"year": "must be 1 to 9998"})
+    first = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return Window(local_midnight(first, zone), local_midnight(following, zone))
+
+
+def current_month_window(now: datetime, zone: tzinfo) -> Window:
+    local = now.astimezone(zone)
+    return month_window(local.year, local.month, zone)
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def parse_instant(value: str, zone: tzinfo, field: str, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date-time (no offset = UTC), or a date meaning local midnight in `zone`.
+
+    With `end_of_day`, a bare date means the end of that local day (an inclusive end date).
+    """
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return local_midnight(day + timedelta(days=1) if end_of_day else day, zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} is not an ISO 8601 date or date-time", {field: "must be ISO 8601"}
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def window_between(start: datetime | None, end: datetime | None) -> Window:
+    """An explicit window; a missing side is open."""
+    window = Window(start or EARLIEST, end or LATEST)
+    if window.end <= window.start:
+        raise ValidationFailed(
+            "end_date must be after start_date", {"end_date": "must be after start_date"}
+        )
+    return window

@@ -1,0 +1,79 @@
+"""The time_entry table, its indexes, and on PostgreSQL an exclusion constraint on overlaps."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql, mysql
+
+from commons.data_access_layer.migrations import target
+
+OVERLAP_CONSTRAINT = (
+    "ALTER TABLE time_entry ADD CONSTRAINT ex_time_entry_overlap EXCLUDE USING gist "
+    "(tenant_id WITH =, owner_id WITH =, tsrange(start_date, end_date, '[)') WITH &&) "
+    "WHERE (deleted IS NULL)"
+)
+
+
+class _UTCDateTime(sa.types.TypeDecorator):
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        if dialect.name == "mssql":
+            return dialect.type_descriptor(mssql.DATETIME2(precision=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+
+def _schema():
+    metadata = sa.MetaData()
+    sa.Table(
+        "time_entry",
+        metadata,
+        sa.Column("tenant_id", sa.String(64), primary_key=True),
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("owner_id", sa.Unicode(128), nullable=False),
+        sa.Column("project_id", sa.String(36), nullable=False),
+        sa.Column("activity_id", sa.String(36), nullable=False),
+        sa.Column("description", sa.UnicodeText(), nullable=True),
+        sa.Column("start_date", _UTCDateTime(), nullable=False),
+        sa.Column("end_date", _UTCDateTime(), nullable=True),
+        sa.Column("uri", sa.Unicode(2000), nullable=True),
+        sa.Column("technologies", sa.JSON(), nullable=False),
+        sa.Column("timezone_offset", sa.Integer(), nullable=True),
+        sa.Column("running_slot", sa.SmallInteger(), nullable=True),
+        sa.Column("deleted", _UTCDateTime(), nullable=True),
+        sa.CheckConstraint(
+            "end_date IS NULL OR end_date > start_date", name="ck_time_entry_interval"
+        ),
+        sa.Index(
+            "uq_time_entry_running",
+            "tenant_id",
+            "owner_id",
+            "running_slot",
+            unique=True,
+            mssql_where=sa.text("running_slot IS NOT NULL"),
+        ),
+        sa.Index("ix_time_entry_owner_start", "tenant_id", "owner_id", "start_date"),
+        sa.Index("ix_time_entry_owner_end", "tenant_id", "owner_id", "end_date"),
+        sa.Index("ix_time_entry_tenant_start", "tenant_id", "start_date"),
+        sa.Index(
+            "ix_time_entry_owner_project", "tenant_id", "owner_id", "project_id", "start_date"
+        ),
+    )
+    return metadata
+
+
+def _up(connection):
+    _schema().create_all(connection)
+    if connection.dialect.name == "postgresql":
+        # btree_gist lets the GiST index compare tenant and owner with `=` beside the ranges.
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        connection.exec_driver_sql(OVERLAP_CONSTRAINT)
+
+
+def up():
+    target().run_sql(_up)
+
+
+def down():
+    target().run_sql(lambda connection: _schema().drop_all(connection))
