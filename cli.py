@@ -78,6 +78,13 @@ def build_parser() -> Parser:
         "--expires-in", type=positive_int, default=8 * 3600, metavar="S", help="lifetime in seconds"
     )
     token.set_defaults(handler=create_token)
+
+    seed = commands.add_parser("seed", help="fill an empty tenant with realistic fake data")
+    seed.add_argument("--tenant-id", required=True, help="the tenant to fill (must be empty)")
+    seed.add_argument("--users", type=positive_int, required=True, help="how many people")
+    seed.add_argument("--days", type=positive_int, required=True, help="how many days back")
+    seed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    seed.set_defaults(handler=seed_data)
     return parser
 
 
@@ -142,6 +149,30 @@ def run_migrations(args: argparse.Namespace) -> None:
     config.instance_path.mkdir(parents=True, exist_ok=True)
     storage = create_storage(config.storage, default_sql_url=config.default_sql_url)
     storage.migrate(revert_latest=args.revert_latest)
+
+
+def seed_data(args: argparse.Namespace) -> None:
+    """Fill a tenant with a catalog, users and non-overlapping time entries, in bulk."""
+    from commons.bootstrap import create_storage
+    from commons.services.seeding import seed_tenant
+
+    config = _config()
+    config.instance_path.mkdir(parents=True, exist_ok=True)
+    storage = create_storage(config.storage, default_sql_url=config.default_sql_url)
+    started = time.monotonic()
+
+    def progress(written: int) -> None:
+        print(f"\r{written:,} time entries written", end="", file=sys.stderr, flush=True)
+
+    report = seed_tenant(
+        storage, args.tenant_id, args.users, args.days, args.seed, progress=progress
+    )
+    elapsed = time.monotonic() - started
+    print(
+        f"\nSeeded tenant {args.tenant_id}: {report.catalog} catalog records, "
+        f"{report.users} users, {report.entries:,} time entries in {elapsed:.1f} s",
+        file=sys.stderr,
+    )
 
 
 def create_token(args: argparse.Namespace) -> None:

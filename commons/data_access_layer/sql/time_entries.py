@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,10 @@ from commons.domain.time_windows import Window
 
 entries = tables.time_entry
 STORED = [f.name for f in dataclasses.fields(TimeEntry) if f.name in entries.c]
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment else None
 
 
 def _at(moment: datetime) -> sa.BindParameter[datetime]:
@@ -114,8 +119,31 @@ class SqlTimeEntryRepository:
     def add_many(self, new_entries: Iterable[TimeEntry]) -> None:
         """Insert entries in one batch, for seeding; the caller guarantees the rules."""
         rows = [self._to_row(entry) for entry in new_entries]
-        if rows:
+        if not rows:
+            return
+        if self.connection.dialect.name == "postgresql":
+            self._copy(rows)
+        else:
             self.connection.execute(sa.insert(entries), rows)
+
+    def _copy(self, rows: builtins.list[dict[str, Any]]) -> None:
+        # COPY streams rows in one command: several times faster than batched INSERTs.
+        columns = builtins.list(rows[0])
+        timestamps = {"start_date", "end_date", "deleted"}
+        driver_connection: Any = self.connection.connection.driver_connection
+        statement = f"COPY time_entry ({', '.join(columns)}) FROM STDIN"
+        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        _naive_utc(row[name])
+                        if name in timestamps
+                        else json.dumps(row[name])
+                        if name == "technologies"
+                        else row[name]
+                        for name in columns
+                    ]
+                )
 
     def update(self, entry: TimeEntry) -> None:
         self._write(
