@@ -48,3 +48,27 @@ def later_of(a: Any, b: Any) -> sa.Case[Any]:
 
 def earlier_of(a: Any, b: Any) -> sa.Case[Any]:
     return sa.case((a < b, a), else_=b)
+
+
+class intervals_meet(FunctionElement[bool]):  # noqa: N801 - reads like the SQL it compiles to
+    """Whether [start, end) meets [window_start, window_end); a NULL end runs forever."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "intervals_meet"
+
+
+@compiles(intervals_meet)
+def _portable_meet(element: intervals_meet, compiler: Any, **kw: Any) -> str:
+    start, end, window_start, window_end = (compiler.process(a, **kw) for a in element.clauses)
+    return f"({start} < {window_end} AND ({end} IS NULL OR {end} > {window_start}))"
+
+
+@compiles(intervals_meet, "postgresql")
+def _postgresql_meet(element: intervals_meet, compiler: Any, **kw: Any) -> str:
+    # The same expression as the exclusion constraint's, so its GiST index serves the query.
+    start, end, window_start, window_end = (compiler.process(a, **kw) for a in element.clauses)
+    return (
+        f"(tsrange({start}, {end}, '[)') && "
+        f"tsrange(CAST({window_start} AS TIMESTAMP), CAST({window_end} AS TIMESTAMP), '[)'))"
+    )

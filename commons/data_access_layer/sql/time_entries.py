@@ -12,12 +12,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from commons.data_access_layer.sql import tables
-from commons.data_access_layer.sql.functions import earlier_of, later_of, seconds_between
+from commons.data_access_layer.sql.functions import (
+    earlier_of,
+    intervals_meet,
+    later_of,
+    seconds_between,
+)
 from commons.data_access_layer.sql.types import UTCDateTime
 from commons.domain.catalog import INACTIVE
 from commons.domain.exceptions import OverlappingTimeEntry, RunningEntryExists
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery
-from commons.domain.time_windows import Window
+from commons.domain.time_windows import LATEST, Window
 
 entries = tables.time_entry
 STORED = [f.name for f in dataclasses.fields(TimeEntry) if f.name in entries.c]
@@ -29,6 +34,12 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
 
 def _at(moment: datetime) -> sa.BindParameter[datetime]:
     return sa.bindparam(None, moment, type_=UTCDateTime())
+
+
+def _meets(window: Window) -> sa.ColumnElement[bool]:
+    return intervals_meet(
+        entries.c.start_date, entries.c.end_date, _at(window.start), _at(window.end)
+    )
 
 
 class SqlTimeEntryRepository:
@@ -91,10 +102,8 @@ class SqlTimeEntryRepository:
         condition = sa.and_(
             self._live(tenant_id),
             entries.c.owner_id == owner_id,
-            sa.or_(entries.c.end_date.is_(None), entries.c.end_date > _at(start)),
+            _meets(Window(start, end or LATEST)),
         )
-        if end is not None:
-            condition = sa.and_(condition, entries.c.start_date < _at(end))
         if exclude_id is not None:
             condition = sa.and_(condition, entries.c.id != exclude_id)
         query = sa.select(entries.c.id).where(condition).limit(1)
@@ -208,18 +217,13 @@ class SqlTimeEntryRepository:
         query = sa.select(*sums).where(
             self._live(tenant_id),
             entries.c.owner_id == owner_id,
-            entries.c.start_date < _at(latest),
-            sa.or_(entries.c.end_date.is_(None), entries.c.end_date > _at(earliest)),
+            _meets(Window(earliest, latest)),
         )
         row = self.connection.execute(query).mappings().one()
         return {name: float(row[name]) for name in windows}
 
     def _matching(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
-        conditions = [
-            self._live(query.tenant_id),
-            entries.c.start_date < _at(query.window.end),
-            sa.or_(entries.c.end_date.is_(None), entries.c.end_date > _at(query.window.start)),
-        ]
+        conditions = [self._live(query.tenant_id), _meets(query.window)]
         if query.owner_ids is not None:
             conditions.append(entries.c.owner_id.in_(query.owner_ids))
         if query.excluded_owner_ids:
