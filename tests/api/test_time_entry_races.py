@@ -1,0 +1,282 @@
+"""Racing time entry writes over real HTTP on every SQL backend (contract §5.6, concurrency).
+
+Many requests of one user start together against the served app; afterwards the user has at
+most one running entry and no two entries overlap ([start, end), a running one to infinity).
+The last tests write rows around the service to show the database itself refuses what the
+rules forbid.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from commons.data_access_layer.sql.tables import time_entry
+from tests.conftest import ADMIN, make_token
+
+TIMEOUT = 60
+DAY = datetime(2024, 3, 5, tzinfo=UTC)  # a past working day, far from "now"
+SERVER_ERRORS = range(500, 600)
+
+Answer = tuple[int, Any]
+
+
+class HttpCaller:
+    """One user of one tenant, speaking to the served app over HTTP."""
+
+    def __init__(self, base_url: str, tenant_id: str, user_id: str, groups: tuple[str, ...] = ()):
+        self.base_url = base_url
+        self.user_id = user_id
+        self.headers = {"Authorization": f"Bearer {make_token(tenant_id, user_id, groups)}"}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Answer:
+        response = requests.request(
+            method, f"{self.base_url}{path}", headers=self.headers, timeout=TIMEOUT, **kwargs
+        )
+        return response.status_code, response.json() if response.content else None
+
+    def created(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        status, body = self.call("POST", path, json=payload)
+        assert status == 201, body
+        return body
+
+    def timeline(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        status, body = self.call(
+            "GET",
+            "/time-entries",
+            params={"start_date": start.isoformat(), "end_date": end.isoformat()},
+        )
+        assert status == 200, body
+        return body
+
+
+def race(requests_to_send: list[Callable[[], Answer]]) -> list[Answer]:
+    """Send every request at once: each thread waits at a barrier until all are ready."""
+    barrier = threading.Barrier(len(requests_to_send))
+
+    def send(request: Callable[[], Answer]) -> Answer:
+        barrier.wait(timeout=TIMEOUT)
+        return request()
+
+    with ThreadPoolExecutor(max_workers=len(requests_to_send)) as pool:
+        return list(pool.map(send, requests_to_send))
+
+
+@pytest.fixture
+def references(served: str, tenant: str) -> dict[str, str]:
+    """An active project and activity of a fresh tenant, created by its admin."""
+    admin = HttpCaller(served, tenant, f"admin-{uuid.uuid4().hex[:8]}", (ADMIN,))
+    customer = admin.created("/customers", {"name": "Racing customer"})
+    project = admin.created("/projects", {"name": "Racing", "customer_id": customer["id"]})
+    activity = admin.created("/activities", {"name": "Development"})
+    return {"project_id": project["id"], "activity_id": activity["id"]}
+
+
+@pytest.fixture
+def racer(served: str, tenant: str) -> HttpCaller:
+    """A member whose user record exists before the race (one warm-up request)."""
+    member = HttpCaller(served, tenant, f"racer-{uuid.uuid4().hex[:8]}")
+    status, _ = member.call("GET", "/time-entries/running")
+    assert status == 204
+    return member
+
+
+def at(hour: float) -> datetime:
+    return DAY + timedelta(minutes=round(hour * 60))
+
+
+def log_hours(racer: HttpCaller, references: dict[str, str], hours: Any) -> list[dict[str, Any]]:
+    """One finished entry per given hour of DAY, logged one after the other."""
+    return [
+        racer.created(
+            "/time-entries",
+            {
+                **references,
+                "start_date": at(hour).isoformat(),
+                "end_date": at(hour + 1).isoformat(),
+            },
+        )
+        for hour in hours
+    ]
+
+
+def interval(entry: dict[str, Any]) -> tuple[datetime, datetime | None]:
+    end = entry["end_date"]
+    return datetime.fromisoformat(entry["start_date"]), datetime.fromisoformat(end) if end else None
+
+
+def assert_no_overlap(entries: list[dict[str, Any]]) -> None:
+    """Sorted by start, each entry ends (half-open) at or before the next one starts."""
+    ordered = sorted(entries, key=lambda entry: interval(entry)[0])
+    for earlier, later in pairwise(ordered):
+        end = interval(earlier)[1]
+        assert end is not None and end <= interval(later)[0], (earlier, later)
+
+
+def assert_no_server_errors(answers: list[Answer]) -> None:
+    failures = [answer for answer in answers if answer[0] in SERVER_ERRORS]
+    assert not failures, failures
+
+
+def test_32_simultaneous_starts_leave_exactly_one_running_entry(racer, references):
+    def start() -> Answer:
+        return racer.call("POST", "/time-entries", json={**references, "description": "go"})
+
+    answers = race([start] * 32)
+
+    assert_no_server_errors(answers)
+    assert sorted(status for status, _ in answers) == [201] + [409] * 31
+    assert {body["code"] for status, body in answers if status == 409} == {"running_entry_exists"}
+    [winner] = [body for status, body in answers if status == 201]
+    status, running = racer.call("GET", "/time-entries/running")
+    assert status == 200
+    assert running["id"] == winner["id"] and running["running"] is True
+    listed = racer.timeline(datetime.now(UTC) - timedelta(days=1), datetime.now(UTC))
+    assert [entry["id"] for entry in listed] == [winner["id"]]
+
+
+def test_simultaneous_overlapping_creates_leave_a_timeline_without_overlaps(racer, references):
+    chooser = random.Random(20240305)
+    intervals = []
+    for _ in range(40):
+        start = chooser.randrange(8 * 4, 18 * 4) / 4  # quarter hours, so some entries just touch
+        intervals.append((at(start), at(start + chooser.randrange(1, 9) / 4)))
+
+    def log(start: datetime, end: datetime) -> Callable[[], Answer]:
+        payload = {**references, "start_date": start.isoformat(), "end_date": end.isoformat()}
+        return lambda: racer.call("POST", "/time-entries", json=payload)
+
+    answers = race([log(start, end) for start, end in intervals])
+
+    assert_no_server_errors(answers)
+    assert {status for status, _ in answers} == {201, 422}
+    refusals = {body["code"] for status, body in answers if status == 422}
+    assert refusals == {"overlapping_time_entry"}
+    stored = racer.timeline(DAY, DAY + timedelta(days=1))
+    assert_no_overlap(stored)
+    assert {entry["id"] for entry in stored} == {
+        body["id"] for status, body in answers if status == 201
+    }
+
+
+def test_simultaneous_stop_and_restart_keep_one_running_entry(racer, references):
+    # Four stopped hours in the past. Restarting one would make it run to infinity, so only the
+    # latest can run without overlapping a later one; stops race the restarts of that one.
+    stopped = log_hours(racer, references, (9, 10, 11, 13))
+    latest = stopped[-1]["id"]
+
+    def post(path: str) -> Callable[[], Answer]:
+        return lambda: racer.call("POST", path)
+
+    restarts = [post(f"/time-entries/{entry['id']}/restart") for entry in stopped]
+    requests_to_send = restarts * 6 + [post(f"/time-entries/{latest}/stop")] * 8
+    random.Random(7).shuffle(requests_to_send)
+
+    answers = race(requests_to_send)
+
+    assert_no_server_errors(answers)
+    assert {body["code"] for status, body in answers if status != 200} <= {
+        "running_entry_exists",
+        "overlapping_time_entry",
+        "already_running",
+        "already_stopped",
+    }
+    assert {body["id"] for status, body in answers if status == 200} == {latest}
+    timeline = racer.timeline(DAY, datetime.now(UTC) + timedelta(days=1))
+    assert sorted(entry["id"] for entry in timeline) == sorted(entry["id"] for entry in stopped)
+    assert_no_overlap(timeline)
+    running = [entry["id"] for entry in timeline if entry["end_date"] is None]
+    assert running in ([], [latest])
+    status, body = racer.call("GET", "/time-entries/running")
+    assert (status, body and body["id"]) == ((200, latest) if running else (204, None))
+
+
+def test_simultaneous_update_last_entry_if_overlap_edits_leave_a_consistent_timeline(
+    racer, references
+):
+    adjacent = log_hours(racer, references, range(8, 18))
+    chooser = random.Random(42)
+
+    def move_earlier(entry: dict[str, Any]) -> Callable[[], Answer]:
+        # From a few minutes into the predecessor to beyond its start, which must fail.
+        start = interval(entry)[0] - timedelta(minutes=chooser.choice([5, 20, 30, 45, 59, 75]))
+        payload = {"start_date": start.isoformat(), "update_last_entry_if_overlap": True}
+        return lambda: racer.call("PUT", f"/time-entries/{entry['id']}", json=payload)
+
+    # Each edit is sent three times: differing edits of one entry could legitimately move its
+    # start past an end that its successor's edit had just shortened (400).
+    moves = [move_earlier(entry) for entry in adjacent[1:]]
+    answers = race([move for move in moves for _ in range(3)])
+
+    assert_no_server_errors(answers)
+    assert {status for status, _ in answers} <= {200, 422}, answers
+    assert any(status == 200 for status, _ in answers)
+    stored = racer.timeline(DAY, DAY + timedelta(days=1))
+    assert {entry["id"] for entry in stored} == {entry["id"] for entry in adjacent}
+    for entry in stored:
+        start, end = interval(entry)
+        assert end is not None and end > start, entry
+    assert_no_overlap(stored)
+    # Edits only move boundaries: the day still starts at 08:00 and ends at 18:00.
+    assert min(interval(entry)[0] for entry in stored) == at(8)
+    assert max(interval(entry)[1] for entry in stored) == at(18)
+
+
+def direct_row(tenant: str, owner: str, start: datetime, end: datetime | None, **extra: Any):
+    return {
+        "tenant_id": tenant,
+        "id": str(uuid.uuid4()),
+        "owner_id": owner,
+        "project_id": str(uuid.uuid4()),
+        "activity_id": str(uuid.uuid4()),
+        "start_date": start,
+        "end_date": end,
+        "technologies": [],
+        "running_slot": 1 if end is None else None,
+        **extra,
+    }
+
+
+def insert(engine: sa.Engine, row: dict[str, Any]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.insert(time_entry).values(row))
+
+
+def test_the_database_refuses_overlapping_rows_written_around_the_service(app, database, tenant):
+    if database.backend != "postgresql":
+        pytest.skip(
+            f"{database.backend} has no exclusion constraints; "
+            "the per-user row lock alone keeps its timelines apart"
+        )
+    engine = app.extensions["storage"].engine
+    insert(engine, direct_row(tenant, "someone", at(9), at(10)))
+    insert(engine, direct_row(tenant, "someone", at(10), at(11)))  # half-open: touching is fine
+    insert(engine, direct_row(tenant, "someone", at(9.5), at(10.5), deleted=at(12)))
+    insert(engine, direct_row(tenant, "someone else", at(9.5), at(10.5)))
+
+    with pytest.raises(sa.exc.IntegrityError, match="ex_time_entry_overlap"):
+        insert(engine, direct_row(tenant, "someone", at(9.5), at(10.5)))
+    with pytest.raises(sa.exc.IntegrityError, match="ex_time_entry_overlap"):
+        insert(engine, direct_row(tenant, "someone", at(8), None))  # running: to infinity
+
+
+def test_the_database_refuses_a_second_running_row_written_around_the_service(app, tenant):
+    engine = app.extensions["storage"].engine
+    insert(engine, direct_row(tenant, "someone", at(9), at(10)))
+    insert(engine, direct_row(tenant, "someone", at(10), at(11)))  # finished rows hold no slot
+    insert(engine, direct_row(tenant, "someone", at(12), None))
+    insert(engine, direct_row(tenant, "someone else", at(12), None))
+
+    # SQLite names the index's columns rather than the index.
+    with pytest.raises(sa.exc.IntegrityError, match="uq_time_entry_running|running_slot"):
+        insert(engine, direct_row(tenant, "someone", DAY + timedelta(days=1), None))
