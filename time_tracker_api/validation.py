@@ -113,12 +113,18 @@ def json_body(model: Model, partial: bool = False) -> dict[str, Any]:
     if errors:
         raise ValidationFailed("Input payload validation failed", errors)
     return {
-        name: parse_date_time(value)
-        if isinstance(writable[name], fields.DateTime) and isinstance(value, str)
-        else value
-        for name, value in data.items()
-        if name in writable
+        name: _parsed(writable[name], value) for name, value in data.items() if name in writable
     }
+
+
+def _parsed(field: fields.Raw, value: Any) -> Any:
+    if isinstance(value, str) and isinstance(field, fields.DateTime):
+        return parse_date_time(value)
+    if isinstance(value, str) and isinstance(field, UUID):
+        # Ids are stored lowercase; an uppercase reference must name the same record on every
+        # database, not only on those whose collation ignores case (MariaDB).
+        return value.lower()
+    return value
 
 
 def _describe(error: Any) -> str:

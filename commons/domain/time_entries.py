@@ -39,8 +39,13 @@ class TimeEntry:
         return self.end_date is None
 
     def check_interval(self, now: datetime) -> None:
-        """An entry ends after it starts, and not in the future."""
+        """An entry ends after it starts, and not in the future; a timer never starts later."""
         if self.end_date is None:
+            if self.start_date > now + FUTURE_LEEWAY:
+                raise ValidationFailed(
+                    "You cannot start a time entry in the future",
+                    {"start_date": "must not be in the future"},
+                )
             return
         if self.end_date <= self.start_date:
             raise ValidationFailed(

@@ -21,7 +21,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from commons.bootstrap import create_storage
 from commons.data_access_layer.sql.tables import time_entry
+from commons.settings import StorageSettings
+from tests.backends import create_database
 from tests.conftest import ADMIN, make_token
 
 TIMEOUT = 60
@@ -252,13 +255,20 @@ def insert(engine: sa.Engine, row: dict[str, Any]) -> None:
         connection.execute(sa.insert(time_entry).values(row))
 
 
-def test_the_database_refuses_overlapping_rows_written_around_the_service(app, database, tenant):
-    if database.backend != "postgresql":
-        pytest.skip(
-            f"{database.backend} has no exclusion constraints; "
-            "the per-user row lock alone keeps its timelines apart"
-        )
-    engine = app.extensions["storage"].engine
+@pytest.fixture(scope="module")
+def postgresql_engine(tmp_path_factory):
+    """A migrated PostgreSQL database: only it has exclusion constraints (elsewhere the
+    per-user row lock alone keeps timelines apart, as the races above show)."""
+    database = create_database("postgresql", tmp_path_factory.mktemp("postgresql"))
+    storage = create_storage(StorageSettings(sql_url=database.url), default_sql_url="")
+    storage.migrate()
+    yield storage.engine
+    storage.engine.dispose()
+    database.drop()
+
+
+def test_postgresql_refuses_overlapping_rows_written_around_the_service(postgresql_engine, tenant):
+    engine = postgresql_engine
     insert(engine, direct_row(tenant, "someone", at(9), at(10)))
     insert(engine, direct_row(tenant, "someone", at(10), at(11)))  # half-open: touching is fine
     insert(engine, direct_row(tenant, "someone", at(9.5), at(10.5), deleted=at(12)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -23,6 +23,8 @@ from commons.domain.catalog import (
     ProjectType,
 )
 from commons.domain.exceptions import AlreadyExists
+from commons.domain.time_entries import TimeEntry
+from commons.domain.time_windows import Window
 from commons.domain.users import User
 
 
@@ -162,6 +164,127 @@ def test_users_are_recorded_refreshed_and_granted_groups(storage, tenant):
     with storage.unit_of_work() as uow:
         assert uow.users.get(tenant, "u1").granted_groups == frozenset()
         assert [u.id for u in uow.users.list(tenant)] == ["u1"]
+
+
+def at(hour_minute: str) -> datetime:
+    return datetime.fromisoformat(f"2026-03-10T{hour_minute}:00+00:00")
+
+
+def time_entry(tenant, start, end=None, owner="u1", **fields):
+    return TimeEntry(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant,
+        owner_id=owner,
+        project_id=str(uuid.uuid4()),
+        activity_id=str(uuid.uuid4()),
+        start_date=start,
+        end_date=end,
+        **fields,
+    )
+
+
+def add_entries(storage, *entries):
+    with storage.unit_of_work(write=True) as uow:
+        for entry in entries:
+            uow.time_entries.add(entry)
+        uow.commit()
+
+
+def test_a_time_entry_reads_back_equal_in_utc(storage, tenant):
+    bogota = timezone(timedelta(hours=-5))
+    entry = time_entry(
+        tenant,
+        datetime(2026, 3, 10, 9, 0, 0, 123456, tzinfo=bogota),
+        datetime(2026, 3, 10, 10, 30, 15, 999999, tzinfo=bogota),
+        description="Login page",
+        uri="TT-42",
+        technologies=["python", "react"],
+        timezone_offset=300,
+    )
+    add_entries(storage, entry)
+
+    with storage.unit_of_work() as uow:
+        stored = uow.time_entries.get(tenant, entry.id)
+        assert uow.time_entries.get(f"other-{uuid.uuid4()}", entry.id) is None
+
+    assert stored == entry
+    assert stored.start_date.isoformat() == "2026-03-10T14:00:00.123456+00:00"
+    assert stored.end_date.isoformat() == "2026-03-10T15:30:15.999999+00:00"
+
+
+@pytest.mark.parametrize(
+    "start, end, overlaps",
+    [
+        ("08:00", "09:00", False),
+        ("10:00", "12:00", False),
+        ("09:59", "10:30", True),
+        ("08:00", "13:00", True),
+        ("11:00", "12:01", True),
+        ("13:00", "14:00", True),
+        ("08:00", None, True),
+        ("10:00", None, True),
+    ],
+)
+def test_overlaps_are_half_open_and_running_entries_never_end(
+    storage, tenant, start, end, overlaps
+):
+    finished = time_entry(tenant, at("09:00"), at("10:00"))
+    running = time_entry(tenant, at("12:00"))
+    add_entries(storage, finished, running)
+
+    with storage.unit_of_work() as uow:
+        repository = uow.time_entries
+        assert repository.has_overlap(tenant, "u1", at(start), end and at(end)) is overlaps
+        assert repository.has_overlap(tenant, "u2", at(start), end and at(end)) is False
+        assert repository.has_overlap(f"other-{uuid.uuid4()}", "u1", at(start), None) is False
+
+
+def test_an_entry_never_overlaps_itself_or_deleted_entries(storage, tenant):
+    entry = time_entry(tenant, at("09:00"), at("10:00"))
+    gone = time_entry(tenant, at("11:00"), at("12:00"), deleted=datetime.now(UTC))
+    add_entries(storage, entry, gone)
+
+    with storage.unit_of_work() as uow:
+        assert not uow.time_entries.has_overlap(tenant, "u1", at("09:00"), at("10:00"), entry.id)
+        assert not uow.time_entries.has_overlap(tenant, "u1", at("11:00"), at("12:00"))
+
+
+def test_running_finds_only_the_live_running_entry_of_the_user(storage, tenant):
+    live = time_entry(tenant, at("12:00"))
+    add_entries(
+        storage,
+        time_entry(tenant, at("09:00"), at("10:00")),
+        time_entry(tenant, at("10:00"), deleted=datetime.now(UTC)),
+        live,
+        time_entry(tenant, at("08:00"), owner="u2", deleted=datetime.now(UTC)),
+        time_entry(f"other-{uuid.uuid4()}", at("13:00")),
+    )
+
+    with storage.unit_of_work() as uow:
+        assert uow.time_entries.running(tenant, "u1") == live
+        assert uow.time_entries.running(tenant, "u2") is None
+
+
+def test_worked_seconds_clip_entries_to_each_window(storage, tenant):
+    add_entries(
+        storage,
+        time_entry(tenant, at("09:00"), at("11:00")),
+        time_entry(tenant, at("12:00")),
+        time_entry(tenant, at("11:00"), at("12:00"), deleted=datetime.now(UTC)),
+        time_entry(tenant, at("11:00"), at("12:00"), owner="u2"),
+    )
+    windows = {
+        "inside": Window(at("09:30"), at("10:00")),
+        "across": Window(at("10:00"), at("12:15")),
+        "day": Window(at("00:00"), at("00:00") + timedelta(days=1)),
+        "before": Window(at("08:00"), at("09:00")),
+        "between": Window(at("11:00"), at("12:00")),
+    }
+
+    with storage.unit_of_work() as uow:
+        worked = uow.time_entries.worked_seconds(tenant, "u1", windows, now=at("12:30"))
+
+    assert worked == {"inside": 1800, "across": 4500, "day": 9000, "before": 0, "between": 0}
 
 
 def test_storage_answers_a_ping(storage):

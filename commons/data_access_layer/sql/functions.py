@@ -26,7 +26,9 @@ def _default(element: seconds_between, compiler: Any, **kw: Any) -> str:
 @compiles(seconds_between, "sqlite")
 def _sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+    # julianday() keeps whole milliseconds as a float of ~2.46e6 days: its difference is off by
+    # tens of microseconds either way (30 min came out as 1799.99998 s). Round to SQLite's ms.
+    return f"(round((julianday({later}) - julianday({earlier})) * 86400000.0) / 1000.0)"
 
 
 @compiles(seconds_between, "mysql")

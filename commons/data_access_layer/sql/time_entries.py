@@ -220,7 +220,9 @@ class SqlTimeEntryRepository:
             _meets(Window(earliest, latest)),
         )
         row = self.connection.execute(query).mappings().one()
-        return {name: float(row[name]) for name in windows}
+        # Stored times are whole microseconds; rounding drops the float noise of a sum (0.7 +
+        # 0.1 + 0.2 < 1), which would otherwise cost a whole second once truncated for display.
+        return {name: round(float(row[name]), 6) for name in windows}
 
     def _matching(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
         conditions = [self._live(query.tenant_id), _meets(query.window)]
