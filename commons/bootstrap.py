@@ -13,4 +13,8 @@ def create_storage(settings: StorageSettings, default_sql_url: str) -> Storage:
         from commons.data_access_layer.sql.unit_of_work import SqlStorage
 
         return SqlStorage(settings.sql_url or default_sql_url)
+    if settings.backend == "cosmos":
+        from commons.data_access_layer.cosmos.unit_of_work import CosmosStorage
+
+        return CosmosStorage(settings)
     raise ConfigurationError(f"Unsupported DATABASE_BACKEND: {settings.backend}")

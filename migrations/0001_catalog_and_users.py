@@ -1,4 +1,10 @@
-"""Catalog tables (activity, customer, project_type, project, technology) and users."""
+"""Catalog (activity, customer, project_type, project, technology), users and audit events.
+
+SQL: the catalog tables and `users`/`user_groups`. Cosmos DB: the catalog, `user` and `event`
+containers, partitioned by tenant, and the `leases` container of the change feed processors.
+"""
+
+import contextlib
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql, mysql
@@ -99,9 +105,51 @@ def _schema():
     return metadata
 
 
+# Cosmos DB containers, frozen here: (id, partition key path, unique key policy or None).
+# A unique key policy cannot change once a container exists, and create_container_if_not_exists
+# leaves an existing container as it is: a different policy needs a new container (and a
+# migration copying the documents), never an edit of this list.
+# The emulator treats each path of a unique key as a unique key of its own, so the catalog's
+# composite key lives in ONE path: `uniqueness_key` = "<scope>|<name_key>|<slot>" (unique within
+# the tenant, the partition). A document without the path counts as null, and only one such
+# document fits in a partition: every catalog document must carry it.
+_CATALOG_UNIQUE_KEYS = {"uniqueKeys": [{"paths": ["/uniqueness_key"]}]}
+_CONTAINERS = (
+    ("activity", "/tenant_id", _CATALOG_UNIQUE_KEYS),
+    ("customer", "/tenant_id", _CATALOG_UNIQUE_KEYS),
+    ("project_type", "/tenant_id", _CATALOG_UNIQUE_KEYS),
+    ("project", "/tenant_id", _CATALOG_UNIQUE_KEYS),
+    ("technology", "/tenant_id", _CATALOG_UNIQUE_KEYS),
+    ("user", "/tenant_id", None),
+    ("event", "/tenant_id", None),
+    # Leases of the Azure Functions change feed triggers (contract §6): partitioned on /id.
+    ("leases", "/id", None),
+)
+
+
+def _cosmos_up(database):
+    from azure.cosmos import PartitionKey
+
+    for container_id, partition_key, unique_key_policy in _CONTAINERS:
+        options = {"unique_key_policy": unique_key_policy} if unique_key_policy else {}
+        database.create_container_if_not_exists(
+            id=container_id, partition_key=PartitionKey(path=partition_key), **options
+        )
+
+
+def _cosmos_down(database):
+    from azure.cosmos.exceptions import CosmosResourceNotFoundError
+
+    for container_id, _, _ in reversed(_CONTAINERS):
+        with contextlib.suppress(CosmosResourceNotFoundError):
+            database.delete_container(container_id)
+
+
 def up():
     target().run_sql(lambda connection: _schema().create_all(connection))
+    target().run_cosmos(_cosmos_up)
 
 
 def down():
     target().run_sql(lambda connection: _schema().drop_all(connection))
+    target().run_cosmos(_cosmos_down)

@@ -1,4 +1,10 @@
-"""The time_entry table, its indexes, and on PostgreSQL an exclusion constraint on overlaps."""
+"""Time entries.
+
+SQL: the time_entry table, its indexes, and on PostgreSQL an exclusion constraint on overlaps.
+Cosmos DB: the time_entry container, its unique running key and composite indexes.
+"""
+
+import contextlib
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql, mysql
@@ -71,9 +77,58 @@ def _up(connection):
         connection.exec_driver_sql(OVERLAP_CONSTRAINT)
 
 
+# The Cosmos DB container, frozen here. A unique key policy cannot change once a container
+# exists, and create_container_if_not_exists leaves an existing container as it is: a different
+# policy needs a new container (and a migration copying the documents), never an edit here.
+# `running_key` is unique within the tenant (the partition). A document without the path counts
+# as null, and only one such document fits in a partition: every entry must carry a value
+# (e.g. the owner for the running entry, something unique such as the id for the others).
+_CONTAINER_ID = "time_entry"
+_PARTITION_KEY = "/tenant_id"
+_UNIQUE_KEY_POLICY = {"uniqueKeys": [{"paths": ["/running_key"]}]}
+# Real Cosmos DB serves an ORDER BY on several properties only from a composite index.
+_INDEXING_POLICY = {
+    "indexingMode": "consistent",
+    "automatic": True,
+    "includedPaths": [{"path": "/*"}],
+    "excludedPaths": [{"path": '/"_etag"/?'}],
+    "compositeIndexes": [
+        [
+            {"path": "/tenant_id", "order": "ascending"},
+            {"path": "/owner_id", "order": "ascending"},
+            {"path": "/start_date", "order": "descending"},
+        ],
+        [
+            {"path": "/start_date", "order": "descending"},
+            {"path": "/id", "order": "descending"},
+        ],
+    ],
+}
+
+
+def _cosmos_up(database):
+    from azure.cosmos import PartitionKey
+
+    database.create_container_if_not_exists(
+        id=_CONTAINER_ID,
+        partition_key=PartitionKey(path=_PARTITION_KEY),
+        unique_key_policy=_UNIQUE_KEY_POLICY,
+        indexing_policy=_INDEXING_POLICY,
+    )
+
+
+def _cosmos_down(database):
+    from azure.cosmos.exceptions import CosmosResourceNotFoundError
+
+    with contextlib.suppress(CosmosResourceNotFoundError):
+        database.delete_container(_CONTAINER_ID)
+
+
 def up():
     target().run_sql(_up)
+    target().run_cosmos(_cosmos_up)
 
 
 def down():
     target().run_sql(lambda connection: _schema().drop_all(connection))
+    target().run_cosmos(_cosmos_down)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepare this checkout: a Python 3.11 virtualenv in .venv with the pinned requirements, and,
-# with --system, the Debian packages the tests need (the MariaDB ODBC driver for pyodbc).
+# Prepare this checkout: a Python 3.11 virtualenv in .venv with the pinned requirements; with
+# --system, the Debian packages the tests need (the MariaDB ODBC driver for pyodbc); with --node,
+# Node.js and the locked npm packages in node_modules (the Cosmos DB emulator, package.json).
 # Sourced by scripts/run.sh and scripts/test.sh; safe to run again (it only does what is missing).
 set -euo pipefail
 
@@ -8,13 +9,23 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STAGE="prod"
 SYSTEM=0
+NODE=0
 for arg in "$@"; do
   case "$arg" in
     --dev) STAGE="dev" ;;
     --system) SYSTEM=1 ;;
-    *) echo "bootstrap.sh: unknown option $arg (use --dev, --system)" >&2; exit 2 ;;
+    --node) NODE=1 ;;
+    *) echo "bootstrap.sh: unknown option $arg (use --dev, --system, --node)" >&2; exit 2 ;;
   esac
 done
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing Debian packages: $*"
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
 
 install_system_packages() {
   local missing=()
@@ -26,11 +37,35 @@ install_system_packages() {
     echo "bootstrap.sh: install ${missing[*]} (ODBC for MariaDB) with your package manager" >&2
     return 0
   fi
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "Installing Debian packages: ${missing[*]}"
-  $sudo apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
+}
+
+# Without Node.js the Cosmos DB tests skip (fail under CI=true); the rest of the suite still runs.
+install_node_packages() {
+  if ! command -v npm >/dev/null 2>&1; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+      echo "bootstrap.sh: install Node.js and npm with your package manager (for the Cosmos DB emulator)" >&2
+      return 0
+    fi
+    apt_install nodejs npm
+  fi
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    echo "bootstrap.sh: @vercel/cosmosdb-server wants Node.js 20 or newer, this is $(node --version)" >&2
+  fi
+  local stamp="$ROOT/node_modules/.installed-package-lock"
+  local digest
+  digest="$(cat "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT"/patches/*.patch | sha256sum | cut -d' ' -f1)"
+  [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ] && return 0
+  echo "Installing npm packages into node_modules"
+  local log
+  log="$(mktemp)"
+  if ! (cd "$ROOT" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+  echo "$digest" >"$stamp"
 }
 
 find_python() {
@@ -46,6 +81,7 @@ find_python() {
 }
 
 [ "$SYSTEM" -eq 1 ] && install_system_packages
+[ "$NODE" -eq 1 ] && install_node_packages
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "Creating the virtualenv in .venv"

@@ -1,8 +1,9 @@
 """Real databases for tests: a fresh database per test session on each server.
 
 PostgreSQL and MariaDB are found from TEST_POSTGRES_URL / TEST_MARIADB_URL (defaults: the
-local servers of a python-svc machine). Where one cannot be reached the tests that need it skip
-with a reason, except under CI=true, where every backend is required and a miss fails.
+local servers of a python-svc machine); Cosmos DB is an emulator the tests launch, or
+TEST_COSMOS_ENDPOINT (tests/cosmos_emulator.py). Where one cannot be reached the tests that need
+it skip with a reason, except under CI=true, where every backend is required and a miss fails.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from azure.cosmos import CosmosClient
 
 from commons.data_access_layer.sql.engine import normalized_url
+from commons.settings import StorageSettings
 
 SERVER_URLS = {
     "postgresql": os.environ.get(
@@ -28,8 +32,11 @@ SERVER_URLS = {
 HOW_TO_GET = {
     "postgresql": "start PostgreSQL on 127.0.0.1:5432 (trust auth) or set TEST_POSTGRES_URL",
     "mariadb": "start MariaDB on 127.0.0.1:3306 and install odbc-mariadb, or set TEST_MARIADB_URL",
+    "cosmos": "run scripts/test.sh (it installs Node.js and the emulator; or run npm ci), "
+    "or set TEST_COSMOS_ENDPOINT and TEST_COSMOS_KEY",
 }
 SQL_BACKENDS = ("sqlite", "postgresql", "mariadb")
+BACKENDS = (*SQL_BACKENDS, "cosmos")
 REQUIRED_IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -38,10 +45,16 @@ class Database:
     backend: str
     url: str
     drop: callable  # type: ignore[valid-type]
+    cosmos: StorageSettings | None = None
+
+    @property
+    def settings(self) -> StorageSettings:
+        """The storage settings that point the app at this database."""
+        return self.cosmos or StorageSettings(backend="sql", sql_url=self.url)
 
 
 def unavailable(backend: str, error: Exception) -> None:
-    message = f"{backend} is not reachable ({type(error).__name__}): {HOW_TO_GET[backend]}"
+    message = f"{backend} is not reachable ({type(error).__name__}: {error}): {HOW_TO_GET[backend]}"
     if REQUIRED_IN_CI:
         pytest.fail(f"CI requires every backend: {message}")
     pytest.skip(message)
@@ -70,3 +83,21 @@ def create_database(backend: str, directory: Path) -> Database:
         admin.dispose()
 
     return Database(backend, server.set(database=name).render_as_string(hide_password=False), drop)
+
+
+def create_cosmos_database(emulator: Any) -> Database:
+    """A new database name on the emulator; the app's migrations create its containers."""
+    name = f"tt_test_{uuid.uuid4().hex[:12]}"
+    settings = StorageSettings(
+        backend="cosmos",
+        cosmos_account_uri=emulator.endpoint,
+        cosmos_master_key=emulator.key,
+        cosmos_database=name,
+        cosmos_verify_tls=False,
+    )
+
+    def drop() -> None:
+        client = CosmosClient(emulator.endpoint, credential=emulator.key, connection_verify=False)
+        client.delete_database(name)
+
+    return Database("cosmos", emulator.endpoint, drop, settings)

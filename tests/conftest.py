@@ -12,7 +12,8 @@ import jwt
 import pytest
 from werkzeug.serving import make_server
 
-from tests.backends import SQL_BACKENDS, create_database
+from tests.backends import BACKENDS, create_cosmos_database, create_database, unavailable
+from tests.cosmos_emulator import Emulator, EmulatorUnavailable, start_emulator
 from time_tracker_api import create_app
 from time_tracker_api.config import TEST_JWT_SECRET, config_for_tests
 
@@ -21,22 +22,39 @@ ADMIN = "time-tracker-admin"
 TESTER = "time-tracker-tester"
 
 
-@pytest.fixture(scope="session", params=SQL_BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    """A migrated database on each SQL backend, shared by the session (tests use own tenants)."""
-    db = create_database(request.param, tmp_path_factory.mktemp(request.param))
+    """A database on each backend, shared by the session (tests use their own tenants)."""
+    if request.param == "cosmos":
+        db = create_cosmos_database(request.getfixturevalue("cosmos_emulator"))
+    else:
+        db = create_database(request.param, tmp_path_factory.mktemp(request.param))
     yield db
     db.drop()
 
 
 @pytest.fixture(scope="session")
+def cosmos_emulator() -> Iterator[Emulator]:
+    """The Cosmos DB emulator (or TEST_COSMOS_ENDPOINT), shared by the session."""
+    try:
+        emulator = start_emulator()
+    except EmulatorUnavailable as error:
+        unavailable("cosmos", error)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
 def app(database: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The API on the session's database, schema migrated at start."""
-    application = create_app(config_for_tests(database.url, tmp_path_factory.mktemp("instance")))
+    instance = tmp_path_factory.mktemp("instance")
+    application = create_app(config_for_tests(database.settings, instance))
     yield application
-    application.extensions["storage"].engine.dispose()
+    engine = getattr(application.extensions["storage"], "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -84,6 +84,8 @@ def _configure_logging() -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    # The Azure SDK logs every HTTP request and response at INFO.
+    logging.getLogger("azure").setLevel(logging.WARNING)
 
 
 def _log_development_hint() -> None:

@@ -114,13 +114,16 @@ def development_secret(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
-def config_for_tests(sql_url: str, instance_path: Path, **jwt: object) -> Config:
-    """A configuration for tests: a known secret, the given database, schema migrated."""
+def config_for_tests(storage: str | StorageSettings, instance_path: Path, **jwt: object) -> Config:
+    """A configuration for tests: a known secret, the given database (a SQL URL or storage
+    settings), schema migrated."""
     settings = JwtSettings(**{"secret_key": TEST_JWT_SECRET, **jwt})  # type: ignore[arg-type]
+    if isinstance(storage, str):
+        storage = StorageSettings(backend="sql", sql_url=storage)
     return Config(
         environment="test",
         instance_path=instance_path,
-        storage=StorageSettings(backend="sql", sql_url=sql_url),
+        storage=storage,
         jwt=settings,
         auto_migrate=True,
     )

@@ -59,6 +59,12 @@ class TimeEntry:
             )
 
 
+def intersects(start: datetime, end: datetime | None, window: Window) -> bool:
+    """Whether [start, end) meets the window; intervals are half-open and an entry without an
+    end runs forever, so one ending at 13:00 and one starting at 13:00 do not overlap."""
+    return start < window.end and (end is None or end > window.start)
+
+
 def clean_technologies(values: list[str]) -> list[str]:
     """At most ten different technology names."""
     if len(values) > MAX_TECHNOLOGIES or len(set(values)) != len(values):

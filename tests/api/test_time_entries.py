@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from commons.domain.time_windows import current_month_window, day_window, week_window
 from tests.conftest import ADMIN, TESTER, Caller
+from tests.counting import counted_round_trips
 
 FEBRUARY = "month=2&year=2026"
 MARCH = "month=3&year=2026"
@@ -933,25 +931,9 @@ def test_recent_projects_of_a_user_without_entries_are_none(member):
 # Statement counts
 
 
-@contextmanager
-def counted_statements(app) -> Iterator[list[str]]:
-    """The SQL statements the app's engine executes inside the block."""
-    statements: list[str] = []
-
-    def count(connection, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    engine = app.extensions["storage"].engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
-
 def statements_for(app, caller: Caller, path: str) -> int:
     caller.get(path)  # the caller is known and every connection warm before counting
-    with counted_statements(app) as statements:
+    with counted_round_trips(app.extensions["storage"]) as statements:
         response = caller.get(path)
     assert response.status_code == 200, response.json
     return len(statements)

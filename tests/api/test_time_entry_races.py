@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
 import pytest
 import requests
 import sqlalchemy as sa
+from azure.cosmos.exceptions import CosmosResourceExistsError
 
 from commons.bootstrap import create_storage
 from commons.data_access_layer.sql.tables import time_entry
@@ -281,12 +283,30 @@ def test_postgresql_refuses_overlapping_rows_written_around_the_service(postgres
 
 
 def test_the_database_refuses_a_second_running_row_written_around_the_service(app, tenant):
-    engine = app.extensions["storage"].engine
-    insert(engine, direct_row(tenant, "someone", at(9), at(10)))
-    insert(engine, direct_row(tenant, "someone", at(10), at(11)))  # finished rows hold no slot
-    insert(engine, direct_row(tenant, "someone", at(12), None))
-    insert(engine, direct_row(tenant, "someone else", at(12), None))
+    storage = app.extensions["storage"]
+    write, refusal = (
+        (partial(insert, storage.engine), sa.exc.IntegrityError)
+        if hasattr(storage, "engine")
+        else (partial(create_document, storage), CosmosResourceExistsError)
+    )
+    write(direct_row(tenant, "someone", at(9), at(10)))
+    write(direct_row(tenant, "someone", at(10), at(11)))  # finished rows hold no slot
+    write(direct_row(tenant, "someone", at(12), None))
+    write(direct_row(tenant, "someone else", at(12), None))
 
-    # SQLite names the index's columns rather than the index.
-    with pytest.raises(sa.exc.IntegrityError, match="uq_time_entry_running|running_slot"):
-        insert(engine, direct_row(tenant, "someone", DAY + timedelta(days=1), None))
+    with pytest.raises(refusal):
+        write(direct_row(tenant, "someone", DAY + timedelta(days=1), None))
+
+
+def create_document(storage: Any, row: dict[str, Any]) -> None:
+    """The Cosmos DB document of a row: the unique key on `running_key` is the backstop."""
+    running = row["end_date"] is None
+    document = {
+        **{
+            k: v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(v, datetime) else v
+            for k, v in row.items()
+            if k != "running_slot"
+        },
+        "running_key": f"running|{row['owner_id']}" if running else row["id"],
+    }
+    storage.database.get_container_client("time_entry").create_item(document)

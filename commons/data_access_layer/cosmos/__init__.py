@@ -1,0 +1,1 @@
+"""Azure Cosmos DB storage: one container per aggregate, partitioned by tenant."""

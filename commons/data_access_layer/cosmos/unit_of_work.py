@@ -1,0 +1,226 @@
+"""The Cosmos DB backend: a lazily created client, units of work, health and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, exceptions
+from migrate_anything import configure
+from migrate_anything.migrator import run as run_migrations
+
+from commons.data_access_layer.cosmos.migration_storage import (
+    CosmosMigrationStorage,
+    CosmosMigrationTarget,
+)
+from commons.data_access_layer.cosmos.repositories import (
+    CosmosCatalogRepository,
+    CosmosTimeEntryRepository,
+    CosmosUserRepository,
+    parameters,
+)
+from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.domain.catalog import CatalogKind
+from commons.domain.exceptions import DomainError, StorageUnavailable
+from commons.settings import StorageSettings
+
+logger = logging.getLogger(__name__)
+TRANSIENT_STATUSES = {408, 429, 449, 500, 502, 503, 504}
+Conflict = Callable[[], DomainError]
+
+
+class CosmosUnitOfWork:
+    """Reads go to Cosmos DB at once; writes are staged and sent, in order, on commit."""
+
+    def __init__(self, storage: CosmosStorage, write: bool):
+        self.storage = storage
+        self.write = write
+
+    def __enter__(self) -> CosmosUnitOfWork:
+        self.database = self.storage.database
+        self.operations: list[tuple[ContainerProxy, str, dict[str, Any], Conflict | None]] = []
+        self.locks: dict[str, tuple[str, str]] = {}
+        self._containers: dict[str, ContainerProxy] = {}
+        self.users = CosmosUserRepository(self)
+        self.time_entries = CosmosTimeEntryRepository(self)
+        return self
+
+    def catalog(self, kind: CatalogKind) -> CosmosCatalogRepository:
+        return CosmosCatalogRepository(self, kind)
+
+    def container(self, name: str) -> ContainerProxy:
+        if name not in self._containers:
+            self._containers[name] = self.database.get_container_client(name)
+        return self._containers[name]
+
+    def read(
+        self, container: ContainerProxy, item_id: str, tenant_id: str
+    ) -> dict[str, Any] | None:
+        """A point read by id and partition key; None when missing or of another tenant."""
+        try:
+            document = container.read_item(item_id, partition_key=tenant_id)
+        except exceptions.CosmosResourceNotFoundError:
+            return None
+        return document if document.get("tenant_id") == tenant_id else None
+
+    def query(
+        self, container: ContainerProxy, sql: str, tenant_id: str, **values: Any
+    ) -> list[Any]:
+        """Run a parameterized query in the tenant's partition (the SQL filters it too)."""
+        return list(
+            container.query_items(
+                sql, parameters=parameters(tenant_id=tenant_id, **values), partition_key=tenant_id
+            )
+        )
+
+    def documents_by_id(
+        self, container_name: str, tenant_id: str, ids: set[Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Several documents of a container in one query, by id."""
+        wanted = sorted(i for i in ids if i)
+        if not wanted:
+            return {}
+        documents = self.query(
+            self.container(container_name),
+            "SELECT * FROM c WHERE c.tenant_id = @tenant_id AND ARRAY_CONTAINS(@ids, c.id)",
+            tenant_id,
+            ids=wanted,
+        )
+        return {document["id"]: document for document in documents}
+
+    def stage(
+        self,
+        container: ContainerProxy,
+        action: str,
+        document: dict[str, Any],
+        on_conflict: Conflict | None = None,
+    ) -> None:
+        self.operations.append((container, action, document, on_conflict))
+
+    def delete_if_unchanged(
+        self, container: ContainerProxy, document: dict[str, Any], tenant_id: str
+    ) -> None:
+        # Someone else may have removed or renewed it first: then it is not ours to delete.
+        with contextlib.suppress(
+            exceptions.CosmosResourceNotFoundError, exceptions.CosmosAccessConditionFailedError
+        ):
+            container.delete_item(
+                document["id"],
+                partition_key=tenant_id,
+                etag=document["_etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+    def commit(self) -> None:
+        # Cosmos DB has no transaction across requests; the staged writes of one unit of work
+        # are few and go in order, after every check has passed.
+        operations, self.operations = self.operations, []
+        for container, action, document, on_conflict in operations:
+            try:
+                if action == "create":
+                    container.create_item(document)
+                elif action == "replace":
+                    container.replace_item(document["id"], document)
+                else:
+                    container.upsert_item(document)
+            except exceptions.CosmosResourceExistsError as error:
+                if on_conflict is None:
+                    raise
+                raise on_conflict() from error
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.operations = []
+        users = self.container("user") if self.locks else None
+        for lock_id, (tenant_id, etag) in self.locks.items():
+            assert users is not None
+            self.delete_if_unchanged(users, {"id": lock_id, "_etag": etag}, tenant_id)
+        self.locks = {}
+        if exc is not None and is_transient(exc):
+            logger.warning("Cosmos DB unavailable: %s", exc)
+            raise StorageUnavailable(retry_after=retry_after(exc)) from exc
+
+
+def is_transient(error: BaseException) -> bool:
+    """Throttling, timeouts and unreachable endpoints: worth retrying later."""
+    if isinstance(error, exceptions.CosmosHttpResponseError):
+        return error.status_code in TRANSIENT_STATUSES
+    return isinstance(error, (ServiceRequestError, ServiceResponseError))
+
+
+def retry_after(error: BaseException) -> int:
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    milliseconds = headers.get("x-ms-retry-after-ms")
+    try:
+        return max(1, math.ceil(float(milliseconds) / 1000)) if milliseconds else 5
+    except ValueError:
+        return 5
+
+
+class CosmosStorage:
+    """The Cosmos DB backend. The client is created on first use, once per process."""
+
+    def __init__(self, settings: StorageSettings):
+        self.settings = settings
+        self._client: CosmosClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> CosmosClient:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
+
+    @property
+    def database(self) -> DatabaseProxy:
+        return self.client.get_database_client(self.settings.cosmos_database)
+
+    def unit_of_work(self, write: bool = False) -> CosmosUnitOfWork:
+        return CosmosUnitOfWork(self, write)
+
+    def ping(self) -> None:
+        try:
+            self.database.read()
+        except (AzureError, ValueError) as error:
+            reason = str(getattr(error, "message", None) or error).splitlines()[0]
+            raise StorageUnavailable(f"Cosmos DB cannot be reached: {reason}") from error
+
+    def migrate(self, revert_latest: bool = False) -> None:
+        try:
+            database = self.client.create_database_if_not_exists(self.settings.cosmos_database)
+        except (AzureError, ValueError) as error:
+            reason = str(getattr(error, "message", None) or error).splitlines()[0]
+            raise StorageUnavailable(f"Cosmos DB cannot be reached: {reason}") from error
+        set_target(CosmosMigrationTarget(database))
+        configure(storage=CosmosMigrationStorage(database))
+        run_migrations(load_migrations_package(), revert=revert_latest)
+
+    def _connect(self) -> CosmosClient:
+        options: dict[str, Any] = {
+            "connection_verify": self.settings.cosmos_verify_tls,
+            "connection_timeout": 10,
+            "retry_total": 3,
+            "retry_backoff_max": 5,
+        }
+        if self.settings.cosmos_connection_string:
+            return CosmosClient.from_connection_string(
+                self.settings.cosmos_connection_string, **options
+            )
+        return CosmosClient(
+            self.settings.cosmos_account_uri or "",
+            credential=self.settings.cosmos_master_key or "",
+            **options,
+        )
