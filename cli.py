@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
     except DomainError as error:
-        print(f"{parser.prog}: error: {error.message}", file=sys.stderr)
+        detail = getattr(error, "detail", None) or error.message
+        print(f"{parser.prog}: error: {detail}", file=sys.stderr)
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away: stop quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

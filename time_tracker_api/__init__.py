@@ -31,7 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     try:
         return _build_app(config)
     except (ConfigurationError, StorageUnavailable) as error:
-        _refuse_to_start(error.message)
+        _refuse_to_start(getattr(error, "detail", None) or error.message)
 
 
 def _refuse_to_start(reason: str) -> NoReturn:

@@ -210,7 +210,9 @@ def init_app(app: Flask, settings: JwtSettings) -> None:
             return
         claims = current_app.extensions["token_verifier"].verify(bearer_token())
         identity = identity_from_claims(claims)
-        g.principal = resolve_principal(current_app.extensions["storage"], identity)
+        g.principal = resolve_principal(
+            current_app.extensions["storage"], identity, session_id=g.get("request_id")
+        )
 
 
 def _is_public(path: str) -> bool:

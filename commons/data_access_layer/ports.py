@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from commons.domain.catalog import CatalogItem, CatalogKind
+from commons.domain.events import RecordChanged
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import Window
 from commons.domain.users import User
@@ -111,6 +112,9 @@ class UnitOfWork(Protocol):
 
     def catalog(self, kind: CatalogKind) -> CatalogRepository:
         """The repository of one kind of catalog record."""
+
+    def add_event(self, event: RecordChanged) -> None:
+        """Record a change event, to be written with the change itself on commit."""
 
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""

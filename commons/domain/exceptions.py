@@ -54,9 +54,10 @@ class StorageUnavailable(DomainError):
     code = "storage_unavailable"
     default_message = "The storage is unavailable; try again shortly"
 
-    def __init__(self, message: str | None = None, retry_after: int = 5):
+    def __init__(self, message: str | None = None, retry_after: int = 5, detail: str | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+        self.detail = detail  # for operators (logs, the CLI); never sent to a client
 
 
 class Unauthenticated(DomainError):

@@ -30,6 +30,7 @@ class Principal:
     email: str | None = None
     name: str | None = None
     groups: frozenset[str] = field(default_factory=frozenset)
+    session_id: str | None = None  # ties the changes of one request together in the audit log
 
     @property
     def is_admin(self) -> bool:

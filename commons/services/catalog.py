@@ -18,8 +18,10 @@ from commons.domain.catalog import (
     CatalogKind,
     clean_name,
 )
+from commons.domain.events import RecordArchived, RecordCreated, RecordDeleted, RecordUpdated
 from commons.domain.exceptions import Forbidden, InvalidReference, NotFound, ValidationFailed
 from commons.domain.principal import Principal
+from commons.services.events import changed
 
 
 def list_items(
@@ -54,6 +56,7 @@ def create_item(
     with storage.unit_of_work(write=True) as uow:
         _check_references(uow, kind, item, set(values))
         uow.catalog(kind).add(item)
+        uow.add_event(changed(RecordCreated, principal, kind.key, item.id, f"Created {item.name}"))
         uow.commit()
     return get_item(storage, kind, principal, item.id)
 
@@ -76,6 +79,7 @@ def update_item(
         if kind is PROJECT_TYPE and "parent_id" in values:
             _check_no_cycle(uow, principal, item)
         uow.catalog(kind).update(item)
+        uow.add_event(changed(RecordUpdated, principal, kind.key, item.id, f"Updated {item.name}"))
         uow.commit()
     return get_item(storage, kind, principal, item_id)
 
@@ -87,9 +91,12 @@ def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_
         item = _existing(uow, kind, principal, item_id)
         if kind.archivable:
             item = dataclasses.replace(item, status=INACTIVE)  # type: ignore[call-arg]
+            event = changed(RecordArchived, principal, kind.key, item.id, f"Archived {item.name}")
         else:
             item = dataclasses.replace(item, deleted=datetime.now(UTC))
+            event = changed(RecordDeleted, principal, kind.key, item.id, f"Deleted {item.name}")
         uow.catalog(kind).update(item)
+        uow.add_event(event)
         uow.commit()
 
 

@@ -11,6 +11,13 @@ from typing import Any
 
 from commons.data_access_layer.ports import Storage, UnitOfWork
 from commons.domain.catalog import ACTIVE, ACTIVITY, PROJECT, CatalogItem, CatalogKind
+from commons.domain.events import (
+    RecordCreated,
+    RecordDeleted,
+    RecordUpdated,
+    TimeEntryRestarted,
+    TimeEntryStopped,
+)
 from commons.domain.exceptions import (
     AlreadyRunning,
     AlreadyStopped,
@@ -35,8 +42,10 @@ from commons.domain.time_windows import (
     week_window,
     window_between,
 )
+from commons.services.events import changed
 
 RECENT_ENTRIES = 20
+TIME_ENTRY = "time_entry"
 EDITABLE = (
     "project_id",
     "activity_id",
@@ -155,6 +164,7 @@ def create_entry(
         _check_references(uow, entry, {"project_id", "activity_id"})
         _check_timeline(uow, entry)
         uow.time_entries.add(entry)
+        uow.add_event(changed(RecordCreated, principal, TIME_ENTRY, entry.id, _describe(entry)))
         uow.commit()
     return get_entry(storage, principal, entry.id)
 
@@ -180,9 +190,10 @@ def update_entry(
         entry.check_interval(now)
         _check_references(uow, entry, set(values))
         if update_last_entry_if_overlap:
-            _shorten_previous(uow, entry)
+            _shorten_previous(uow, principal, entry)
         _check_timeline(uow, entry)
         uow.time_entries.update(entry)
+        uow.add_event(changed(RecordUpdated, principal, TIME_ENTRY, entry.id, _describe(entry)))
         uow.commit()
     return get_entry(storage, principal, entry_id)
 
@@ -199,6 +210,7 @@ def stop_entry(
         entry = dataclasses.replace(entry, end_date=now)
         entry.check_interval(now)
         uow.time_entries.update(entry)
+        uow.add_event(changed(TimeEntryStopped, principal, TIME_ENTRY, entry.id, _describe(entry)))
         uow.commit()
     return get_entry(storage, principal, entry_id)
 
@@ -212,6 +224,8 @@ def restart_entry(storage: Storage, principal: Principal, entry_id: str) -> Time
         entry = dataclasses.replace(entry, end_date=None)
         _check_timeline(uow, entry)
         uow.time_entries.update(entry)
+        event = changed(TimeEntryRestarted, principal, TIME_ENTRY, entry.id, _describe(entry))
+        uow.add_event(event)
         uow.commit()
     return get_entry(storage, principal, entry_id)
 
@@ -221,6 +235,7 @@ def delete_entry(storage: Storage, principal: Principal, entry_id: str) -> None:
     with storage.unit_of_work(write=True) as uow:
         entry = _owned(uow, principal, entry_id)
         uow.time_entries.update(dataclasses.replace(entry, deleted=datetime.now(UTC)))
+        uow.add_event(changed(RecordDeleted, principal, TIME_ENTRY, entry.id, _describe(entry)))
         uow.commit()
 
 
@@ -269,12 +284,20 @@ def _check_timeline(uow: UnitOfWork, entry: TimeEntry) -> None:
         raise OverlappingTimeEntry()
 
 
-def _shorten_previous(uow: UnitOfWork, entry: TimeEntry) -> None:
+def _shorten_previous(uow: UnitOfWork, principal: Principal, entry: TimeEntry) -> None:
     previous = uow.time_entries.previous(
         entry.tenant_id, entry.owner_id, entry.start_date, exclude_id=entry.id
     )
     if previous is not None and (previous.end_date is None or previous.end_date > entry.start_date):
-        uow.time_entries.update(dataclasses.replace(previous, end_date=entry.start_date))
+        shortened = dataclasses.replace(previous, end_date=entry.start_date)
+        uow.time_entries.update(shortened)
+        description = f"Shortened to end when entry {entry.id} starts"
+        uow.add_event(changed(RecordUpdated, principal, TIME_ENTRY, shortened.id, description))
+
+
+def _describe(entry: TimeEntry) -> str:
+    end = entry.end_date.isoformat() if entry.end_date else "running"
+    return f"Time entry {entry.start_date.isoformat()} – {end}"
 
 
 def _query(uow: UnitOfWork, principal: Principal, filters: EntryFilters) -> TimeEntryQuery:

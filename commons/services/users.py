@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from commons.data_access_layer.ports import Storage, UnitOfWork
+from commons.domain.events import RecordCreated, RecordUpdated
 from commons.domain.exceptions import Forbidden, NotFound, ValidationFailed
 from commons.domain.principal import GROUPS, ROLE_GROUPS, Identity, Principal
 from commons.domain.users import User
+from commons.services.events import changed
 
 
-def resolve_principal(storage: Storage, identity: Identity) -> Principal:
+def resolve_principal(
+    storage: Storage, identity: Identity, session_id: str | None = None
+) -> Principal:
     """Record (or refresh) the caller in their tenant's users and return who they are."""
     with storage.unit_of_work() as uow:
         user = uow.users.get(identity.tenant_id, identity.user_id)
@@ -27,6 +31,17 @@ def resolve_principal(storage: Storage, identity: Identity) -> Principal:
                     token_groups=identity.token_groups,
                 )
             )
+            event = RecordUpdated if user else RecordCreated
+            uow.add_event(
+                event(
+                    tenant_id=identity.tenant_id,
+                    user_id=identity.user_id,
+                    container_id="user",
+                    item_id=identity.user_id,
+                    description="Recorded from the user's token",
+                    session_id=session_id,
+                )
+            )
             uow.commit()
     granted = user.granted_groups if user else frozenset()
     return Principal(
@@ -35,6 +50,7 @@ def resolve_principal(storage: Storage, identity: Identity) -> Principal:
         email=identity.email,
         name=identity.name,
         groups=identity.token_groups | granted,
+        session_id=session_id,
     )
 
 
@@ -80,6 +96,8 @@ def _change_membership(
         _existing_user(uow, principal, user_id)
         change = uow.users.grant if member else uow.users.revoke
         change(principal.tenant_id, user_id, group)
+        verb = "Added to" if member else "Removed from"
+        uow.add_event(changed(RecordUpdated, principal, "user", user_id, f"{verb} {group}"))
         uow.commit()
     return get_user(storage, principal, user_id)
 

@@ -28,6 +28,7 @@ from commons.data_access_layer.cosmos.repositories import (
 )
 from commons.data_access_layer.migrations import load_migrations_package, set_target
 from commons.domain.catalog import CatalogKind
+from commons.domain.events import RecordChanged
 from commons.domain.exceptions import DomainError, StorageUnavailable
 from commons.settings import StorageSettings
 
@@ -44,9 +45,14 @@ class CosmosUnitOfWork:
         self.write = write
 
     def __enter__(self) -> CosmosUnitOfWork:
-        self.database = self.storage.database
+        try:
+            self.database = self.storage.database
+        except (AzureError, ValueError) as error:  # the first client could not connect
+            logger.warning("Cosmos DB unavailable: %s", error)
+            raise StorageUnavailable(retry_after=retry_after(error)) from error
         self.operations: list[tuple[ContainerProxy, str, dict[str, Any], Conflict | None]] = []
         self.locks: dict[str, tuple[str, str]] = {}
+        self.events: dict[tuple[str, str], RecordChanged] = {}
         self._containers: dict[str, ContainerProxy] = {}
         self.users = CosmosUserRepository(self)
         self.time_entries = CosmosTimeEntryRepository(self)
@@ -118,11 +124,19 @@ class CosmosUnitOfWork:
                 match_condition=MatchConditions.IfNotModified,
             )
 
+    def add_event(self, event: RecordChanged) -> None:
+        self.events[(event.container_id, event.item_id)] = event
+
     def commit(self) -> None:
         # Cosmos DB has no transaction across requests; the staged writes of one unit of work
         # are few and go in order, after every check has passed.
         operations, self.operations = self.operations, []
+        events, self.events = self.events, {}
         for container, action, document, on_conflict in operations:
+            # The change feed carries each document with the event that wrote it.
+            event = events.get((container.id, document.get("user_id") or document["id"]))
+            if event is not None:
+                document = {**document, "_last_event_ctx": event.context()}
             try:
                 if action == "create":
                     container.create_item(document)
@@ -142,6 +156,7 @@ class CosmosUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.operations = []
+        self.events = {}
         users = self.container("user") if self.locks else None
         for lock_id, (tenant_id, etag) in self.locks.items():
             assert users is not None
@@ -196,14 +211,14 @@ class CosmosStorage:
             self.database.read()
         except (AzureError, ValueError) as error:
             reason = str(getattr(error, "message", None) or error).splitlines()[0]
-            raise StorageUnavailable(f"Cosmos DB cannot be reached: {reason}") from error
+            raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
 
     def migrate(self, revert_latest: bool = False) -> None:
         try:
             database = self.client.create_database_if_not_exists(self.settings.cosmos_database)
         except (AzureError, ValueError) as error:
             reason = str(getattr(error, "message", None) or error).splitlines()[0]
-            raise StorageUnavailable(f"Cosmos DB cannot be reached: {reason}") from error
+            raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
         set_target(CosmosMigrationTarget(database))
         configure(storage=CosmosMigrationStorage(database))
         run_migrations(load_migrations_package(), revert=revert_latest)

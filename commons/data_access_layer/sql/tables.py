@@ -129,3 +129,23 @@ time_entry = sa.Table(
     sa.Index("ix_time_entry_tenant_start", "tenant_id", "start_date"),
     sa.Index("ix_time_entry_owner_project", "tenant_id", "owner_id", "project_id", "start_date"),
 )
+
+# Change events written in the same transaction as the change; a dispatcher delivers them.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("tenant_id", sa.String(TENANT_ID), nullable=False),
+    sa.Column("container_id", sa.String(32), nullable=False),
+    sa.Column("item_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("description", sa.Unicode(500), nullable=False),
+    sa.Column("session_id", sa.String(64), nullable=True),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("last_error", sa.UnicodeText(), nullable=True),
+    sa.Column("processed_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_outbox_status_occurred", "status", "occurred_at"),
+)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import UTC, datetime
 from types import TracebackType
 
 import migrate_anything
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from migrate_anything.migrator import run as run_migrations
 
 from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
 from commons.data_access_layer.sql.migration_storage import (
     SqlMigrationStorage,
@@ -22,6 +25,7 @@ from commons.data_access_layer.sql.repositories import (
 )
 from commons.data_access_layer.sql.time_entries import SqlTimeEntryRepository
 from commons.domain.catalog import CatalogKind
+from commons.domain.events import RecordChanged
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -67,6 +71,23 @@ class SqlUnitOfWork:
     def catalog(self, kind: CatalogKind) -> SqlCatalogRepository:
         return _REPOSITORIES.get(kind.key, SqlCatalogRepository)(self.connection, kind)
 
+    def add_event(self, event: RecordChanged) -> None:
+        self.connection.execute(
+            sa.insert(tables.outbox).values(
+                id=str(uuid.uuid4()),
+                tenant_id=event.tenant_id,
+                container_id=event.container_id,
+                item_id=event.item_id,
+                action=event.action,
+                user_id=event.user_id,
+                description=event.description[:500],
+                session_id=event.session_id,
+                occurred_at=datetime.now(UTC),
+                status="pending",
+                attempts=0,
+            )
+        )
+
     def commit(self) -> None:
         self.transaction.commit()
 
@@ -106,7 +127,7 @@ class SqlStorage:
         except sa.exc.DBAPIError as error:
             # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
             reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-            raise StorageUnavailable(f"The database cannot be reached: {reason}") from error
+            raise StorageUnavailable(detail=f"The database cannot be reached: {reason}") from error
 
     def migrate(self, revert_latest: bool = False) -> None:
         self.ping()
