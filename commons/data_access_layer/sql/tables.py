@@ -149,3 +149,20 @@ outbox = sa.Table(
     sa.Column("processed_at", UTCDateTime(), nullable=True),
     sa.Index("ix_outbox_status_occurred", "status", "occurred_at"),
 )
+
+# The audit log, written by the events app (time_tracker_events) from the outbox.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("tenant_id", sa.String(TENANT_ID), nullable=False),
+    sa.Column("date", UTCDateTime(), nullable=False),
+    sa.Column("user_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("description", sa.Unicode(500), nullable=False),
+    sa.Column("item_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("container_id", sa.String(32), nullable=False),
+    sa.Column("session_id", sa.String(64), nullable=True),
+    sa.Index("ix_events_tenant_date", "tenant_id", "date"),
+    sa.Index("ix_events_tenant_item", "tenant_id", "item_id"),
+)
