@@ -89,6 +89,28 @@ def build_parser() -> Parser:
     seed.add_argument("--days", type=positive_int, required=True, help="how many days back")
     seed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     seed.set_defaults(handler=seed_data)
+
+    events = commands.add_parser("events", help="deliver change events to the audit log")
+    event_commands = events.add_subparsers(
+        title="event commands", metavar="<event command>", parser_class=Parser
+    )
+    dispatch = event_commands.add_parser(
+        "dispatch", help="run the audit handlers on pending changes (outbox, or Cosmos changes)"
+    )
+    dispatch.add_argument("--follow", action="store_true", help="keep polling until stopped")
+    dispatch.add_argument(
+        "--batch-size", type=positive_int, default=100, metavar="N", help="changes per batch"
+    )
+    dispatch.add_argument(
+        "--interval", type=positive_int, default=2, metavar="S", help="seconds between polls"
+    )
+    dispatch.set_defaults(handler=dispatch_events)
+    parked = event_commands.add_parser("parked", help="list changes parked after failing")
+    parked.set_defaults(handler=list_parked)
+    retry = event_commands.add_parser("retry", help="put parked changes back in line")
+    retry.add_argument("--id", action="append", dest="ids", metavar="ID", help="only this one")
+    retry.set_defaults(handler=retry_parked)
+    events.set_defaults(handler=lambda args: events.error("an event command is required"))
     return parser
 
 
@@ -177,6 +199,45 @@ def seed_data(args: argparse.Namespace) -> None:
         f"{report.users} users, {report.entries:,} time entries in {elapsed:.1f} s",
         file=sys.stderr,
     )
+
+
+def _storage() -> Any:
+    from commons.bootstrap import create_storage
+
+    config = _config()
+    return create_storage(config.storage, default_sql_url=config.default_sql_url)
+
+
+def dispatch_events(args: argparse.Namespace) -> None:
+    """Deliver pending changes to the audit log, once or (--follow) until interrupted."""
+    storage = _storage()
+    try:
+        while True:
+            report = storage.dispatch_changes(args.batch_size)
+            if report.delivered or report.failed or report.parked or not args.follow:
+                print(
+                    f"{report.delivered} delivered, {report.failed} failed "
+                    f"(will retry), {report.parked} parked",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if not args.follow:
+                return
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return
+
+
+def list_parked(args: argparse.Namespace) -> None:
+    """Print the parked changes as JSON lines."""
+    for change in _storage().parked_changes():
+        print(json.dumps(change, default=str))
+
+
+def retry_parked(args: argparse.Namespace) -> None:
+    """Put parked changes back in line for the next dispatch."""
+    count = _storage().retry_parked(args.ids)
+    print(f"{count} parked changes will be retried", file=sys.stderr)
 
 
 def create_token(args: argparse.Namespace) -> None:

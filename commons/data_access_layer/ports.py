@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
+from commons.domain.audit import AuditEvent, EventQuery
 from commons.domain.catalog import CatalogItem, CatalogKind
 from commons.domain.events import RecordChanged
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
@@ -101,6 +103,12 @@ class TimeEntryRepository(Protocol):
         """Seconds the user worked inside each window."""
 
 
+class EventRepository(Protocol):
+    def page(self, query: EventQuery) -> tuple[int, list[AuditEvent]]:
+        """How many of the tenant's audit events match, and the query's page of them,
+        newest first (date, then id, descending)."""
+
+
 class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
@@ -109,6 +117,10 @@ class UnitOfWork(Protocol):
     @property
     def time_entries(self) -> TimeEntryRepository:
         """The time entries repository."""
+
+    @property
+    def events(self) -> EventRepository:
+        """The audit log repository (read only: the events app writes it)."""
 
     def catalog(self, kind: CatalogKind) -> CatalogRepository:
         """The repository of one kind of catalog record."""
@@ -138,3 +150,19 @@ class Storage(Protocol):
 
     def migrate(self, revert_latest: bool = False) -> None:
         """Apply pending migrations, or revert the latest one."""
+
+    def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
+        """Run the audit handlers on the changes not delivered yet (the local dispatcher)."""
+
+    def parked_changes(self) -> list[dict[str, Any]]:
+        """Changes that failed too often and wait for an operator."""
+
+    def retry_parked(self, ids: list[str] | None = None) -> int:
+        """Put parked changes (all, or those ids) back in line; returns how many."""
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    delivered: int = 0
+    failed: int = 0
+    parked: int = 0

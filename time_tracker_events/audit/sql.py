@@ -113,7 +113,7 @@ def _deliver(
     now = _naive(datetime.now(UTC))
     try:
         with connection.begin_nested():
-            handler(from_outbox(row), connection)
+            handler(from_outbox(dict(row)), connection)
             connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == row["id"])

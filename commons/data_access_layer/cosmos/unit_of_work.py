@@ -16,6 +16,7 @@ from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, exceptions
 from migrate_anything import configure
 from migrate_anything.migrator import run as run_migrations
 
+from commons.data_access_layer.cosmos.events import CosmosEventRepository
 from commons.data_access_layer.cosmos.migration_storage import (
     CosmosMigrationStorage,
     CosmosMigrationTarget,
@@ -27,10 +28,12 @@ from commons.data_access_layer.cosmos.repositories import (
     parameters,
 )
 from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.data_access_layer.ports import DispatchReport
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
 from commons.domain.exceptions import DomainError, StorageUnavailable
 from commons.settings import StorageSettings
+from time_tracker_events.audit.cosmos import poll_changes
 
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUSES = {408, 429, 449, 500, 502, 503, 504}
@@ -52,10 +55,11 @@ class CosmosUnitOfWork:
             raise StorageUnavailable(retry_after=retry_after(error)) from error
         self.operations: list[tuple[ContainerProxy, str, dict[str, Any], Conflict | None]] = []
         self.locks: dict[str, tuple[str, str]] = {}
-        self.events: dict[tuple[str, str], RecordChanged] = {}
+        self.staged_events: dict[tuple[str, str], RecordChanged] = {}
         self._containers: dict[str, ContainerProxy] = {}
         self.users = CosmosUserRepository(self)
         self.time_entries = CosmosTimeEntryRepository(self)
+        self.events = CosmosEventRepository(self)
         return self
 
     def catalog(self, kind: CatalogKind) -> CosmosCatalogRepository:
@@ -125,13 +129,13 @@ class CosmosUnitOfWork:
             )
 
     def add_event(self, event: RecordChanged) -> None:
-        self.events[(event.container_id, event.item_id)] = event
+        self.staged_events[(event.container_id, event.item_id)] = event
 
     def commit(self) -> None:
         # Cosmos DB has no transaction across requests; the staged writes of one unit of work
         # are few and go in order, after every check has passed.
         operations, self.operations = self.operations, []
-        events, self.events = self.events, {}
+        events, self.staged_events = self.staged_events, {}
         for container, action, document, on_conflict in operations:
             # The change feed carries each document with the event that wrote it.
             event = events.get((container.id, document.get("user_id") or document["id"]))
@@ -156,7 +160,7 @@ class CosmosUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.operations = []
-        self.events = {}
+        self.staged_events = {}
         users = self.container("user") if self.locks else None
         for lock_id, (tenant_id, etag) in self.locks.items():
             assert users is not None
@@ -212,6 +216,16 @@ class CosmosStorage:
         except (AzureError, ValueError) as error:
             reason = str(getattr(error, "message", None) or error).splitlines()[0]
             raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
+
+    def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
+        return DispatchReport(delivered=poll_changes(self.database))
+
+    def parked_changes(self) -> list[dict[str, Any]]:
+        """None here: the Functions host retries change feed batches itself."""
+        return []
+
+    def retry_parked(self, ids: list[str] | None = None) -> int:
+        return 0
 
     def migrate(self, revert_latest: bool = False) -> None:
         try:

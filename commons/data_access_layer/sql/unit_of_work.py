@@ -6,14 +6,17 @@ import logging
 import uuid
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 import migrate_anything
 import sqlalchemy as sa
 from migrate_anything.migrator import run as run_migrations
 
 from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.data_access_layer.ports import DispatchReport
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
+from commons.data_access_layer.sql.events import SqlEventRepository
 from commons.data_access_layer.sql.migration_storage import (
     SqlMigrationStorage,
     SqlMigrationTarget,
@@ -27,6 +30,7 @@ from commons.data_access_layer.sql.time_entries import SqlTimeEntryRepository
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
+from time_tracker_events.audit import sql as outbox_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ class SqlUnitOfWork:
 
     users: SqlUserRepository
     time_entries: SqlTimeEntryRepository
+    events: SqlEventRepository
 
     def __init__(self, engine: sa.Engine, write: bool):
         self.engine = engine
@@ -66,6 +71,7 @@ class SqlUnitOfWork:
             raise StorageUnavailable() from error
         self.users = SqlUserRepository(self.connection)
         self.time_entries = SqlTimeEntryRepository(self.connection)
+        self.events = SqlEventRepository(self.connection)
         return self
 
     def catalog(self, kind: CatalogKind) -> SqlCatalogRepository:
@@ -128,6 +134,24 @@ class SqlStorage:
             # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
             reason = str(getattr(error, "orig", None) or error).splitlines()[0]
             raise StorageUnavailable(detail=f"The database cannot be reached: {reason}") from error
+
+    def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
+        delivered = failed = parked = 0
+        while True:
+            batch = outbox_dispatch.drain_once(self.engine, batch_size)
+            delivered, failed, parked = (
+                delivered + batch.delivered,
+                failed + batch.failed,
+                parked + batch.parked,
+            )
+            if batch.claimed < batch_size:
+                return DispatchReport(delivered, failed, parked)
+
+    def parked_changes(self) -> list[dict[str, Any]]:
+        return outbox_dispatch.parked(self.engine)
+
+    def retry_parked(self, ids: list[str] | None = None) -> int:
+        return outbox_dispatch.retry_parked(self.engine, ids)
 
     def migrate(self, revert_latest: bool = False) -> None:
         self.ping()
