@@ -78,29 +78,69 @@ def record_event(event: AuditEvent, connection: sa.Connection) -> None:
         connection.execute(sa.insert(events).values(values))
 
 
+def record_events(events_: list[AuditEvent], connection: sa.Connection) -> None:
+    """Insert the audit events that are not there yet, in three statements whatever their number."""
+    ids = [event.id for event in events_]
+    present = set(connection.execute(sa.select(events.c.id).where(events.c.id.in_(ids))).scalars())
+    missing = [
+        {**event.__dict__, "date": _naive(event.date)}
+        for event in events_
+        if event.id not in present
+    ]
+    if missing:
+        connection.execute(sa.insert(events), missing)
+
+
 def drain_once(
     engine: sa.Engine,
     batch_size: int = 100,
-    handler: Handler = record_event,
+    handler: Handler | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> BatchResult:
-    """Deliver one batch of pending changes; returns what happened to it."""
+    """Deliver one batch of pending changes; returns what happened to it.
+
+    Without a handler the batch is recorded in bulk; should that fail, each change is retried
+    on its own, so one bad change cannot hold the others back.
+    """
     result = BatchResult()
     with engine.connect() as connection:
         # The API's SQLite engines honour this option with BEGIN IMMEDIATE: one dispatcher at a
         # time. Elsewhere the rows themselves are locked, and a second dispatcher skips them.
         connection.execution_options(time_tracker_immediate=True)
         with connection.begin():
-            rows = connection.execute(
-                sa.select(outbox)
-                .where(outbox.c.status == PENDING)
-                .order_by(outbox.c.occurred_at, outbox.c.id)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
-            ).mappings().all()
+            rows = (
+                connection.execute(
+                    sa.select(outbox)
+                    .where(outbox.c.status == PENDING)
+                    .order_by(outbox.c.occurred_at, outbox.c.id)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+                .mappings()
+                .all()
+            )
+            rows = list(rows)
+            if handler is None and rows and _deliver_in_bulk(connection, rows):
+                result.delivered = len(rows)
+                return result
             for row in rows:
-                _deliver(connection, row, handler, max_attempts, result)
+                _deliver(connection, row, handler or record_event, max_attempts, result)
     return result
+
+
+def _deliver_in_bulk(connection: sa.Connection, rows: list[sa.RowMapping]) -> bool:
+    try:
+        with connection.begin_nested():
+            record_events([from_outbox(dict(row)) for row in rows], connection)
+            connection.execute(
+                sa.update(outbox)
+                .where(outbox.c.id.in_([row["id"] for row in rows]))
+                .values(status=DONE, processed_at=_naive(datetime.now(UTC)), last_error=None)
+            )
+        return True
+    except Exception as error:  # noqa: BLE001 - fall back to one change at a time
+        logger.warning("Batch delivery failed, retrying change by change: %s", error)
+        return False
 
 
 def _deliver(
