@@ -8,7 +8,16 @@ from typing import Any
 from .events import AuditEvent, from_document
 
 EVENT_CONTAINER = "event"
-AUDITED_CONTAINERS = ("activity", "customer", "project", "project_type", "technology", "time_entry")
+# `user` carries role and group changes (and the API's timeline locks, which have no event).
+AUDITED_CONTAINERS = (
+    "activity",
+    "customer",
+    "project",
+    "project_type",
+    "technology",
+    "time_entry",
+    "user",
+)
 
 
 def record_documents(event_container: Any, container_id: str, documents: Iterable[Any]) -> int:

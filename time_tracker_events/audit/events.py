@@ -54,7 +54,8 @@ def from_document(container_id: str, document: Mapping[str, Any]) -> AuditEvent 
     if not context:
         return None
     version = document.get("_etag") or document.get("_ts")
-    item_id = document.get("user_id") if container_id == "user" else document["id"]
+    # User documents are keyed by a hash of the user id; the event names the user.
+    item_id = (document.get("user_id") if container_id == "user" else None) or document["id"]
     change = f"{container_id}:{document['id']}:{version}"
     return AuditEvent(
         id=str(uuid.uuid5(AUDIT_NAMESPACE, change)),

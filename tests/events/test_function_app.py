@@ -1,0 +1,463 @@
+"""The Azure Functions app (contract §6): it stands alone, and its functions record audit events.
+
+The functions are called as the worker calls them, with real `DocumentList`s and
+`TimerRequest`s, against the Cosmos DB emulator and a SQLite database the API wrote changes to.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+import sqlalchemy as sa
+from azure.cosmos import CosmosClient, PartitionKey
+from azure.functions.timer import TimerRequest
+
+from tests.conftest import ADMIN, make_token
+from tests.processes import REPO_ROOT, TIMEOUT, clean_env, run_cli
+from time_tracker_api import create_app
+from time_tracker_api.config import config_for_tests
+
+EVENTS_APP = REPO_ROOT / "time_tracker_events"
+AUDITED = ("activity", "customer", "project", "project_type", "technology", "time_entry", "user")
+COSMOS_FUNCTIONS = {f"audit_{container}_changes": container for container in AUDITED}
+TIMER_FUNCTION = "drain_outbox"
+EVENT_FIELDS = {
+    "id",
+    "date",
+    "user_id",
+    "action",
+    "description",
+    "item_id",
+    "container_id",
+    "session_id",
+    "tenant_id",
+}
+# Import name → the distribution in requirements.txt that provides it.
+PROVIDED_BY = {
+    "azure.functions": "azure-functions",
+    "azure.cosmos": "azure-cosmos",
+    "sqlalchemy": "sqlalchemy",
+    "psycopg": "psycopg",
+    "pyodbc": "pyodbc",
+}
+LIST_FUNCTIONS = """
+import importlib.util, json
+import function_app
+print(json.dumps({
+    "repository_importable": [
+        name for name in ("commons", "time_tracker_api", "time_tracker_events")
+        if importlib.util.find_spec(name) is not None
+    ],
+    "functions": {
+        fn.get_function_name(): {
+            "python_name": fn.get_user_function().__name__,
+            "bindings": [json.loads(binding) for binding in fn.get_raw_bindings()],
+            "retry": fn.get_settings_dict("retry_policy"),
+        }
+        for fn in function_app.app.get_functions()
+    },
+}))
+"""
+
+
+# The folder stands alone
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What the worker indexes when it imports a copy of the folder, the repository out of reach."""
+    copy = tmp_path_factory.mktemp("deployed") / "app"
+    shutil.copytree(EVENTS_APP, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", LIST_FUNCTIONS],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_copied_folder_imports_without_the_repository(indexed):
+    assert indexed["repository_importable"] == []
+    assert set(indexed["functions"]) == {*COSMOS_FUNCTIONS, TIMER_FUNCTION}
+
+
+def test_each_function_has_a_python_function_of_its_own_name(indexed):
+    assert {name: fn["python_name"] for name, fn in indexed["functions"].items()} == {
+        name: name for name in indexed["functions"]
+    }
+
+
+@pytest.mark.parametrize("name, container", sorted(COSMOS_FUNCTIONS.items()))
+def test_each_container_has_a_change_feed_trigger_with_its_own_leases(indexed, name, container):
+    function = indexed["functions"][name]
+    assert function["bindings"] == [
+        {
+            "direction": "IN",
+            "type": "cosmosDBTrigger",
+            "name": "documents",
+            "connection": "COSMOS_CONNECTION",
+            "databaseName": "%DATABASE_NAME%",
+            "containerName": container,
+            "leaseContainerName": "leases",
+            "leaseContainerPrefix": f"{container}-",
+            "createLeaseContainerIfNotExists": True,
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(COSMOS_FUNCTIONS))
+def test_a_failed_change_feed_batch_is_retried_until_it_is_recorded(indexed, name):
+    retry = indexed["functions"][name]["retry"]
+    assert retry["max_retry_count"] == "-1"
+
+
+def test_the_outbox_timer_runs_on_the_schedule_its_app_setting_names(indexed):
+    [trigger] = indexed["functions"][TIMER_FUNCTION]["bindings"]
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["schedule"] == "%OUTBOX_SCHEDULE%"
+
+
+def test_every_import_is_standard_library_its_own_or_in_its_requirements():
+    required = requirement_names(EVENTS_APP / "requirements.txt")
+    own = {path.stem for path in EVENTS_APP.iterdir() if path.suffix == ".py" or path.is_dir()}
+    strays = []
+    for path in sorted(EVENTS_APP.rglob("*.py")):
+        for module in absolute_imports(path):
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or top in own:
+                continue
+            provider = next(
+                (dist for name, dist in PROVIDED_BY.items() if f"{module}.".startswith(f"{name}.")),
+                None,
+            )
+            if provider not in required:
+                strays.append(f"{path.relative_to(EVENTS_APP)}: {module}")
+    assert strays == []
+
+
+def test_shared_requirements_are_pinned_as_the_api_pins_them():
+    ours = requirement_pins(EVENTS_APP / "requirements.txt")
+    api = requirement_pins(REPO_ROOT / "requirements" / "time_tracker_api" / "prod.txt")
+    assert set(ours) == set(PROVIDED_BY.values())
+    assert all(pin for pin in ours.values()), ours
+    assert {name: pin for name, pin in ours.items() if name in api} == {
+        name: api[name] for name in ours if name in api
+    }
+
+
+def test_the_deployment_leaves_local_settings_and_tests_behind():
+    ignored = (EVENTS_APP / ".funcignore").read_text().split()
+    assert {"local.settings.json", "tests", "__pycache__", ".venv"} <= set(ignored)
+    example = json.loads((EVENTS_APP / "local.settings.json.example").read_text())
+    assert example["Values"]["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    for setting in ("COSMOS_CONNECTION", "DATABASE_NAME", "SQL_DATABASE_URI", "OUTBOX_SCHEDULE"):
+        assert example["Values"][setting]
+
+
+def requirement_pins(path: Path) -> dict[str, str]:
+    """Normalized distribution name → pinned version."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if match := re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(?:==\s*(\S+))?", line):
+            pins[match.group(1).lower().replace("_", "-")] = match.group(3) or ""
+    return pins
+
+
+def requirement_names(path: Path) -> set[str]:
+    return set(requirement_pins(path))
+
+
+def absolute_imports(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+
+
+# The functions, called as the worker calls them
+
+
+@pytest.fixture(scope="module")
+def functions() -> Iterator[dict[str, Any]]:
+    """The app's functions by name, imported as the worker imports them (the folder on sys.path)."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(EVENTS_APP))
+    importlib.invalidate_caches()
+    try:
+        function_app = importlib.import_module("function_app")
+        yield {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
+        importlib.import_module("audit.clients").reset()
+    finally:
+        sys.path.remove(str(EVENTS_APP))
+        for name in set(sys.modules) - before:
+            if name == "function_app" or name.split(".")[0] in ("audit", "blueprints"):
+                del sys.modules[name]
+
+
+@pytest.fixture
+def settings(functions, monkeypatch) -> Iterator[pytest.MonkeyPatch]:
+    """App settings for one test; the app's shared clients connect anew with them."""
+    clients = sys.modules["audit.clients"]
+    for name in ("COSMOS_CONNECTION", "COSMOS_VERIFY_TLS", "DATABASE_NAME", "SQL_DATABASE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OUTBOX_BATCH_SIZE", raising=False)
+    clients.reset()
+    yield monkeypatch
+    clients.reset()
+
+
+def call(functions: dict[str, Any], name: str, argument: Any) -> Any:
+    """Run a function's own Python code, beneath its decorators."""
+    return functions[name].get_user_function()(argument)
+
+
+@pytest.fixture(scope="module")
+def events_database(cosmos_emulator) -> Iterator[Any]:
+    """A database of its own on the emulator, with the `event` container."""
+    client = CosmosClient(
+        cosmos_emulator.endpoint, credential=cosmos_emulator.key, connection_verify=False
+    )
+    name = f"events-{uuid.uuid4().hex[:12]}"
+    database = client.create_database(name)
+    database.create_container("event", partition_key=PartitionKey(path="/tenant_id"))
+    yield database
+    client.delete_database(name)
+
+
+@pytest.fixture
+def event_container(cosmos_emulator, events_database, settings) -> Any:
+    """The `event` container, the app's settings pointing at it."""
+    settings.setenv(
+        "COSMOS_CONNECTION",
+        f"AccountEndpoint={cosmos_emulator.endpoint}/;AccountKey={cosmos_emulator.key};",
+    )
+    settings.setenv("DATABASE_NAME", events_database.id)
+    settings.setenv("COSMOS_VERIFY_TLS", "false")
+    return events_database.get_container_client("event")
+
+
+def changed(container: str, tenant: str, action: str = "create", **fields: Any) -> dict[str, Any]:
+    """A document as the change feed delivers it, its change event riding along."""
+    return {
+        "id": str(uuid.uuid4()),
+        "tenant_id": tenant,
+        "name": "Writing",
+        "_rid": uuid.uuid4().hex[:8],
+        "_etag": f'"{uuid.uuid4()}"',
+        "_ts": int(time.time()),
+        "_last_event_ctx": {
+            "user_id": "admin-a",
+            "tenant_id": tenant,
+            "action": action,
+            "description": f"{action} Writing",
+            "container_id": container,
+            "session_id": f"request-{uuid.uuid4().hex[:8]}",
+        },
+        **fields,
+    }
+
+
+def document_list(*documents: dict[str, Any]) -> func.DocumentList:
+    return func.DocumentList([func.Document.from_dict(document) for document in documents])
+
+
+def audit_log(event_container: Any, tenant: str) -> list[dict[str, Any]]:
+    """The tenant's audit events, system properties left out."""
+    events = event_container.query_items(
+        "SELECT * FROM c WHERE c.tenant_id = @tenant",
+        parameters=[{"name": "@tenant", "value": tenant}],
+        partition_key=tenant,
+    )
+    return [{k: v for k, v in event.items() if not k.startswith("_")} for event in events]
+
+
+@pytest.mark.parametrize("name, container", sorted(COSMOS_FUNCTIONS.items()))
+def test_each_changed_document_becomes_one_audit_event(
+    functions, event_container, tenant, name, container
+):
+    documents = [changed(container, tenant), changed(container, tenant, "update")]
+    call(functions, name, document_list(*documents))
+    events = sorted(audit_log(event_container, tenant), key=lambda event: event["item_id"])
+    expected = []
+    for document in sorted(documents, key=lambda document: document["id"]):
+        context = document["_last_event_ctx"]
+        moment = datetime.fromtimestamp(document["_ts"], UTC)
+        expected.append(
+            {
+                "date": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "user_id": context["user_id"],
+                "action": context["action"],
+                "description": context["description"],
+                "item_id": document["id"],
+                "container_id": container,
+                "session_id": context["session_id"],
+                "tenant_id": tenant,
+            }
+        )
+    assert [set(event) for event in events] == [EVENT_FIELDS, EVENT_FIELDS]
+    assert [{k: v for k, v in event.items() if k != "id"} for event in events] == expected
+    assert len({uuid.UUID(event["id"]) for event in events}) == 2
+
+
+def test_replaying_a_batch_records_no_duplicate(functions, event_container, tenant):
+    documents = document_list(changed("customer", tenant), changed("customer", tenant))
+    call(functions, "audit_customer_changes", documents)
+    first = audit_log(event_container, tenant)
+    call(functions, "audit_customer_changes", documents)
+    assert sorted(audit_log(event_container, tenant), key=str) == sorted(first, key=str)
+    assert len(first) == 2
+
+
+def test_a_later_version_of_a_document_is_a_new_event(functions, event_container, tenant):
+    created = changed("project", tenant)
+    updated = {
+        **created,
+        "_etag": f'"{uuid.uuid4()}"',
+        "_ts": created["_ts"] + 1,
+        "_last_event_ctx": {**created["_last_event_ctx"], "action": "update"},
+    }
+    call(functions, "audit_project_changes", document_list(created))
+    call(functions, "audit_project_changes", document_list(updated))
+    events = audit_log(event_container, tenant)
+    assert sorted(event["action"] for event in events) == ["create", "update"]
+    assert {event["item_id"] for event in events} == {created["id"]}
+
+
+def test_a_document_without_a_change_event_is_ignored(functions, event_container, tenant):
+    evented = changed("time_entry", tenant)
+    plain = {k: v for k, v in changed("time_entry", tenant).items() if k != "_last_event_ctx"}
+    call(functions, "audit_time_entry_changes", document_list(plain, evented))
+    assert [event["item_id"] for event in audit_log(event_container, tenant)] == [evented["id"]]
+
+
+def test_a_missing_connection_setting_is_named(functions, settings, tenant):
+    with pytest.raises(RuntimeError, match="COSMOS_CONNECTION"):
+        call(functions, "audit_activity_changes", document_list(changed("activity", tenant)))
+
+
+# The outbox timer
+
+
+@pytest.fixture
+def sql_url(tmp_path: Path) -> str:
+    """A SQLite database migrated by the command line, as a deployment migrates it."""
+    url = f"sqlite:///{tmp_path / 'time_tracker.db'}"
+    env = clean_env(tmp_path / "instance", APP_ENV="development", SQL_DATABASE_URI=url)
+    result = run_cli("migrate", env=env)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def make_changes(url: str, instance: Path, tenant: str) -> None:
+    """Create, update, archive and delete through the API: each change leaves an outbox row."""
+    app = create_app(config_for_tests(url, instance))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {make_token(tenant, 'admin-a', (ADMIN,))}"}
+    try:
+        client.post("/activities", json={"name": "Writing"}, headers=headers)
+        customer = client.post("/customers", json={"name": "Acme"}, headers=headers).json
+        client.put(f"/customers/{customer['id']}", json={"name": "Acme Inc"}, headers=headers)
+        client.delete(f"/customers/{customer['id']}", headers=headers)
+        technology = client.post("/technologies", json={"name": "Python"}, headers=headers).json
+        client.delete(f"/technologies/{technology['id']}", headers=headers)
+    finally:
+        app.extensions["storage"].engine.dispose()
+
+
+def rows(url: str, table: str) -> list[dict[str, Any]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(sa.text(f"SELECT * FROM {table} ORDER BY id"))
+            return [dict(row._mapping) for row in result]
+    finally:
+        engine.dispose()
+
+
+def test_the_timer_records_one_event_per_outbox_row(functions, settings, sql_url, tmp_path, tenant):
+    make_changes(sql_url, tmp_path / "instance", tenant)
+    changes = rows(sql_url, "outbox")
+    assert sorted((change["container_id"], change["action"]) for change in changes) == [
+        ("activity", "create"),
+        ("customer", "archive"),
+        ("customer", "create"),
+        ("customer", "update"),
+        ("technology", "create"),
+        ("technology", "delete"),
+        ("user", "create"),  # the admin's first request records them
+    ]
+    assert {change["status"] for change in changes} == {"pending"}
+    settings.setenv("SQL_DATABASE_URI", sql_url)
+    settings.setenv("OUTBOX_BATCH_SIZE", "3")  # three batches in one invocation
+
+    call(functions, TIMER_FUNCTION, TimerRequest())
+
+    events = rows(sql_url, "events")
+    assert [event["id"] for event in events] == [change["id"] for change in changes]
+    for event, change in zip(events, changes, strict=True):
+        assert event["date"] == change["occurred_at"]
+        for field in EVENT_FIELDS - {"id", "date"}:
+            assert event[field] == change[field], field
+    assert {change["status"] for change in rows(sql_url, "outbox")} == {"done"}
+
+
+def test_a_second_tick_records_nothing_again(functions, settings, sql_url, tmp_path, tenant):
+    make_changes(sql_url, tmp_path / "instance", tenant)
+    settings.setenv("SQL_DATABASE_URI", sql_url)
+    call(functions, TIMER_FUNCTION, TimerRequest())
+    recorded = rows(sql_url, "events")
+    call(functions, TIMER_FUNCTION, TimerRequest(past_due=True))
+    assert rows(sql_url, "events") == recorded
+
+
+def test_the_timer_takes_postgresql_urls_without_a_driver(functions):
+    clients = sys.modules["audit.clients"]
+    url = clients.normalized_url("postgresql://user@db.example:5432/time_tracker")
+    assert url.drivername == "postgresql+psycopg"
+
+
+def test_a_crash_mid_batch_leaves_the_whole_batch_pending_on_sqlite(
+    functions, settings, sql_url, tmp_path, tenant
+):
+    # pysqlite's own transaction handling would commit each row's savepoint on release.
+    make_changes(sql_url, tmp_path / "instance", tenant)
+    engine = sys.modules["audit.clients"].create_sql_engine(sql_url)
+    record = sys.modules["audit.sql"].record_event
+    handled = []
+
+    def crash_on_the_third(event: Any, connection: sa.Connection) -> None:
+        handled.append(event.id)
+        record(event, connection)
+        if len(handled) == 3:
+            raise KeyboardInterrupt  # not an Exception: nothing may catch it per row
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sys.modules["audit.sql"].drain_once(engine, 100, handler=crash_on_the_third)
+    finally:
+        engine.dispose()
+    assert rows(sql_url, "events") == []
+    assert {change["status"] for change in rows(sql_url, "outbox")} == {"pending"}

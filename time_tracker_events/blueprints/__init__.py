@@ -1,0 +1,1 @@
+"""The app's functions, one blueprint per source of changes."""

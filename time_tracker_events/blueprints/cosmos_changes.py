@@ -1,0 +1,55 @@
+"""A change feed trigger per audited Cosmos DB container: each change becomes an audit event."""
+
+# No `from __future__ import annotations`: the worker reads the trigger's parameter annotation.
+import logging
+
+import azure.functions as func
+from audit import clients
+from audit.cosmos import AUDITED_CONTAINERS, record_documents
+
+CONNECTION_SETTING = "COSMOS_CONNECTION"
+DATABASE_NAME = "%DATABASE_NAME%"
+LEASE_CONTAINER = "leases"
+# The change feed trigger checkpoints a failed batch like a handled one unless a retry policy
+# holds it: retrying without limit keeps the lease where it is until the batch is recorded.
+RETRY = {
+    "strategy": "exponential_backoff",
+    "max_retry_count": "-1",
+    "minimum_interval": "00:00:05",
+    "maximum_interval": "00:15:00",
+}
+
+bp = func.Blueprint()
+logger = logging.getLogger(__name__)
+
+
+def function_name(container: str) -> str:
+    """The name of the function that audits `container`."""
+    return f"audit_{container}_changes"
+
+
+def register_audit_of(container: str) -> None:
+    """Add the function that records the audit events of `container`'s changes."""
+    name = function_name(container)
+
+    def audit_changes(documents: func.DocumentList) -> None:
+        recorded = record_documents(clients.event_container(), container, documents)
+        logger.info("%s: %d changed document(s), %d audit event(s)", name, len(documents), recorded)
+
+    # The worker tells functions apart by these names; each container's function has its own.
+    audit_changes.__name__ = audit_changes.__qualname__ = name
+    audit_changes.__doc__ = f"Record the audit events of changed `{container}` documents."
+    trigger = bp.cosmos_db_trigger(
+        arg_name="documents",
+        connection=CONNECTION_SETTING,
+        database_name=DATABASE_NAME,
+        container_name=container,
+        lease_container_name=LEASE_CONTAINER,
+        lease_container_prefix=f"{container}-",
+        create_lease_container_if_not_exists=True,
+    )
+    bp.function_name(name)(bp.retry(**RETRY)(trigger(audit_changes)))
+
+
+for _container in AUDITED_CONTAINERS:
+    register_audit_of(_container)
