@@ -30,6 +30,7 @@ def create_api() -> TimeTrackerApi:
     """The Api with every namespace added, not yet bound to an app."""
     from time_tracker_api.activities.activities_namespace import ns as activities
     from time_tracker_api.customers.customers_namespace import ns as customers
+    from time_tracker_api.events.events_namespace import ns as events
     from time_tracker_api.health.health_namespace import ns as health
     from time_tracker_api.project_types.project_types_namespace import ns as project_types
     from time_tracker_api.projects.projects_namespace import ns as projects
@@ -46,7 +47,16 @@ def create_api() -> TimeTrackerApi:
         security="Bearer",
         catch_all_404s=True,
     )
-    namespaces = (activities, customers, project_types, projects, technologies, time_entries, users)
+    namespaces = (
+        activities,
+        customers,
+        project_types,
+        projects,
+        technologies,
+        time_entries,
+        users,
+        events,
+    )
     for namespace in namespaces:
         api.add_namespace(namespace)
     api.add_namespace(health, path="/")

@@ -85,11 +85,15 @@ def parse_instant(value: str, zone: tzinfo, field: str, end_of_day: bool = False
             day = date.fromisoformat(text)
             return local_midnight(day + timedelta(days=1) if end_of_day else day, zone)
         moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise ValidationFailed(
             f"{field} is not an ISO 8601 date or date-time", {field: "must be ISO 8601"}
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 as an end date, 0001-01-01 east of UTC
+        raise ValidationFailed(
+            f"{field} is out of range", {field: "must be between years 1 and 9999 in UTC"}
+        ) from None
 
 
 def window_between(start: datetime | None, end: datetime | None) -> Window:

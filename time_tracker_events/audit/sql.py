@@ -24,6 +24,23 @@ logger = logging.getLogger(__name__)
 PENDING, DONE, DEAD = "pending", "done", "dead"
 MAX_ATTEMPTS = 5
 
+
+class _Timestamp(sa.types.TypeDecorator[datetime]):
+    """Naive UTC; text for MariaDB's ODBC driver, which would round it to whole seconds."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if (
+            value is not None
+            and dialect.name in ("mysql", "mariadb")
+            and dialect.driver == "pyodbc"
+        ):
+            return value.isoformat(sep=" ", timespec="microseconds")
+        return value
+
+
 _metadata = sa.MetaData()
 outbox = sa.Table(
     "outbox",
@@ -36,18 +53,18 @@ outbox = sa.Table(
     sa.Column("user_id", sa.Unicode(128)),
     sa.Column("description", sa.Unicode(500)),
     sa.Column("session_id", sa.String(64)),
-    sa.Column("occurred_at", sa.DateTime()),
+    sa.Column("occurred_at", _Timestamp()),
     sa.Column("status", sa.String(16)),
     sa.Column("attempts", sa.Integer()),
     sa.Column("last_error", sa.UnicodeText()),
-    sa.Column("processed_at", sa.DateTime()),
+    sa.Column("processed_at", _Timestamp()),
 )
 events = sa.Table(
     "events",
     _metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("tenant_id", sa.String(64)),
-    sa.Column("date", sa.DateTime()),
+    sa.Column("date", _Timestamp()),
     sa.Column("user_id", sa.Unicode(128)),
     sa.Column("action", sa.String(16)),
     sa.Column("description", sa.Unicode(500)),

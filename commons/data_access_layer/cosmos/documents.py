@@ -19,7 +19,8 @@ def timestamp(moment: datetime | None) -> str | None:
     """The stored form of an instant."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits; strftime's %Y does not below 1000 on Linux.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def instant(value: str | None) -> datetime | None:

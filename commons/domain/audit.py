@@ -1,0 +1,60 @@
+"""The audit log: what was changed, by whom, when, as the events app recorded it (contract §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from commons.domain.exceptions import ValidationFailed
+
+DEFAULT_PAGE_LENGTH = 100
+MAX_PAGE_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: str
+    date: datetime
+    user_id: str
+    action: str
+    description: str
+    item_id: str
+    container_id: str
+    session_id: str | None
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """Which events a reader asks for; a missing filter matches every event."""
+
+    item_id: str | None = None
+    container_id: str | None = None
+    user_id: str | None = None
+    start_date: datetime | None = None  # inclusive
+    end_date: datetime | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        if self.start_date and self.end_date and self.end_date <= self.start_date:
+            raise ValidationFailed(
+                "end_date must be after start_date", {"end_date": "must be after start_date"}
+            )
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """One page of a tenant's audit log, newest first (date, then id, descending)."""
+
+    tenant_id: str
+    filters: EventFilters
+    offset: int = 0
+    limit: int = DEFAULT_PAGE_LENGTH
+
+    def __post_init__(self) -> None:
+        if self.offset < 0:
+            raise ValidationFailed("start must not be negative", {"start": "must be 0 or more"})
+        if not 1 <= self.limit <= MAX_PAGE_LENGTH:
+            raise ValidationFailed(
+                f"length must be 1 to {MAX_PAGE_LENGTH}",
+                {"length": f"must be 1 to {MAX_PAGE_LENGTH}"},
+            )

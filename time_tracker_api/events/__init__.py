@@ -1,0 +1,1 @@
+"""The /events resource: the audit log."""

@@ -1,0 +1,81 @@
+"""The audit log: who changed what, and when (contract §5.8, §6)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from flask_restx import Namespace, Resource, fields, inputs, reqparse
+
+from commons.domain.audit import DEFAULT_PAGE_LENGTH, MAX_PAGE_LENGTH, EventFilters
+from commons.domain.time_windows import parse_instant
+from commons.services import audit
+from time_tracker_api.context import principal, storage
+
+ns = Namespace("events", description="The tenant's audit log (admins)")
+
+event = ns.model(
+    "AuditEvent",
+    {
+        "id": fields.String(readonly=True, description="The event id"),
+        "date": fields.DateTime(readonly=True, description="When the change happened (UTC)"),
+        "user_id": fields.String(readonly=True, description="Who made the change"),
+        "action": fields.String(
+            readonly=True, description="create, update, archive, delete, stop or restart"
+        ),
+        "description": fields.String(readonly=True, description="What changed, for people"),
+        "item_id": fields.String(readonly=True, description="The changed record's id"),
+        "container_id": fields.String(readonly=True, description="The kind of record changed"),
+        "session_id": fields.String(readonly=True, description="The request that made it"),
+        "tenant_id": fields.String(readonly=True, description="The owning tenant"),
+    },
+)
+page = ns.model(
+    "AuditEventPage",
+    {"records_total": fields.Integer, "data": fields.List(fields.Nested(event))},
+)
+
+page_filters = reqparse.RequestParser()
+page_filters.add_argument("item_id", location="args", help="the changed record's id")
+page_filters.add_argument("container_id", location="args", help="e.g. project or time_entry")
+page_filters.add_argument("user_id", location="args", help="who made the change")
+page_filters.add_argument(
+    "start_date", location="args", help="ISO 8601 date (UTC midnight) or date-time, inclusive"
+)
+page_filters.add_argument(
+    "end_date", location="args", help="ISO 8601 date (inclusive) or date-time (exclusive)"
+)
+page_filters.add_argument("start", type=inputs.natural, default=0, location="args")
+page_filters.add_argument(
+    "length",
+    type=inputs.int_range(1, MAX_PAGE_LENGTH),
+    default=DEFAULT_PAGE_LENGTH,
+    location="args",
+)
+
+
+def _filters(args: dict[str, Any]) -> EventFilters:
+    start, end = args.get("start_date"), args.get("end_date")
+    return EventFilters(
+        item_id=args.get("item_id") or None,
+        container_id=args.get("container_id") or None,
+        user_id=args.get("user_id") or None,
+        start_date=parse_instant(start, UTC, "start_date") if start else None,
+        end_date=parse_instant(end, UTC, "end_date", end_of_day=True) if end else None,
+    )
+
+
+@ns.route("")
+class Events(Resource):
+    @ns.doc(id="page_events")
+    @ns.expect(page_filters)
+    @ns.response(400, "Invalid filter or paging parameter")
+    @ns.response(403, "Admins only")
+    @ns.marshal_with(page)
+    def get(self) -> Any:
+        """A page of the tenant's audit log, newest first, with the total number of events"""
+        args = page_filters.parse_args()
+        total, data = audit.page_events(
+            storage(), principal(), _filters(args), args["start"], args["length"]
+        )
+        return {"records_total": total, "data": data}
