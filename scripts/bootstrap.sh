@@ -90,7 +90,7 @@ fi
 
 REQUIREMENTS="$ROOT/requirements/time_tracker_api/$STAGE.txt"
 STAMP="$VENV/.installed-$STAGE"
-DIGEST="$(cat "$ROOT"/requirements/time_tracker_api/*.txt | sha256sum | cut -d' ' -f1)"
+DIGEST="$(cat "$ROOT"/requirements/time_tracker_api/*.txt "$ROOT"/time_tracker_events/requirements.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$DIGEST" ]; then
   echo "Installing $STAGE requirements into .venv"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
