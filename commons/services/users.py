@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commons.data_access_layer.ports import Storage, UnitOfWork
-from commons.domain.events import RecordCreated, RecordUpdated
+from commons.domain.events import RecordUpdated
 from commons.domain.exceptions import Forbidden, NotFound, ValidationFailed
 from commons.domain.principal import GROUPS, ROLE_GROUPS, Identity, Principal
 from commons.domain.users import User
@@ -13,7 +13,10 @@ from commons.services.events import changed
 def resolve_principal(
     storage: Storage, identity: Identity, session_id: str | None = None
 ) -> Principal:
-    """Record (or refresh) the caller in their tenant's users and return who they are."""
+    """Record (or refresh) the caller in their tenant's users and return who they are.
+
+    Recording a caller is bookkeeping, not a change anybody made: it writes no change event.
+    """
     with storage.unit_of_work() as uow:
         user = uow.users.get(identity.tenant_id, identity.user_id)
     if user is None or (user.email, user.name, user.token_groups) != (
@@ -29,17 +32,6 @@ def resolve_principal(
                     email=identity.email,
                     name=identity.name,
                     token_groups=identity.token_groups,
-                )
-            )
-            event = RecordUpdated if user else RecordCreated
-            uow.add_event(
-                event(
-                    tenant_id=identity.tenant_id,
-                    user_id=identity.user_id,
-                    container_id="user",
-                    item_id=identity.user_id,
-                    description="Recorded from the user's token",
-                    session_id=session_id,
                 )
             )
             uow.commit()
