@@ -1,9 +1,11 @@
-"""The composition root: the one place that turns settings into a storage backend."""
+"""The composition root: the one place that turns settings into a storage backend and a source
+of feature flags."""
 
 from __future__ import annotations
 
 from commons.data_access_layer.ports import Storage
 from commons.domain.exceptions import ConfigurationError
+from commons.feature_toggles import FeatureToggles, FileFlagSource, FlagSource, NoFlagSource
 from commons.settings import StorageSettings
 
 
@@ -18,3 +20,22 @@ def create_storage(settings: StorageSettings, default_sql_url: str) -> Storage:
 
         return CosmosStorage(settings)
     raise ConfigurationError(f"Unsupported DATABASE_BACKEND: {settings.backend}")
+
+
+def create_feature_toggles(
+    app_configuration_connection_string: str | None,
+    flags_file: str | None,
+    refresh_seconds: float,
+) -> FeatureToggles:
+    """Toggles over App Configuration when a connection string is set, else over the flags file,
+    else over no flags at all. Nothing is read before the first evaluation."""
+    source: FlagSource
+    if app_configuration_connection_string:
+        from commons.feature_toggles.app_configuration import AppConfigurationFlagSource
+
+        source = AppConfigurationFlagSource(app_configuration_connection_string)
+    elif flags_file:
+        source = FileFlagSource(flags_file)
+    else:
+        source = NoFlagSource()
+    return FeatureToggles(source, refresh_seconds=refresh_seconds)

@@ -11,7 +11,7 @@ from typing import NoReturn
 from flask import Flask, Response, g, request
 from flask_cors import CORS
 
-from commons.bootstrap import create_storage
+from commons.bootstrap import create_feature_toggles, create_storage
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 from time_tracker_api import security
 from time_tracker_api.api import create_api
@@ -52,6 +52,11 @@ def _build_app(config: Config) -> Flask:
     )
     app.extensions["storage"] = storage = create_storage(
         config.storage, default_sql_url=config.default_sql_url
+    )
+    app.extensions["feature_toggles"] = create_feature_toggles(
+        config.app_configuration_connection_string,
+        config.feature_flags_file,
+        config.feature_flags_refresh_seconds,
     )
     if config.auto_migrate:
         config.instance_path.mkdir(parents=True, exist_ok=True)

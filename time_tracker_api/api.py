@@ -31,6 +31,7 @@ def create_api() -> TimeTrackerApi:
     from time_tracker_api.activities.activities_namespace import ns as activities
     from time_tracker_api.customers.customers_namespace import ns as customers
     from time_tracker_api.events.events_namespace import ns as events
+    from time_tracker_api.feature_toggles.feature_toggles_namespace import ns as feature_toggles
     from time_tracker_api.health.health_namespace import ns as health
     from time_tracker_api.project_types.project_types_namespace import ns as project_types
     from time_tracker_api.projects.projects_namespace import ns as projects
@@ -56,6 +57,7 @@ def create_api() -> TimeTrackerApi:
         time_entries,
         users,
         events,
+        feature_toggles,
     )
     for namespace in namespaces:
         api.add_namespace(namespace)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from commons.feature_toggles.service import DEFAULT_REFRESH_SECONDS
 from commons.settings import StorageSettings
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,9 @@ class Config:
     storage: StorageSettings = field(default_factory=StorageSettings)
     jwt: JwtSettings = field(default_factory=JwtSettings)
     cors_origins: tuple[str, ...] = ()
+    app_configuration_connection_string: str | None = None
+    feature_flags_file: str | None = None
+    feature_flags_refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     auto_migrate: bool = False
     problems: tuple[str, ...] = ()
 
@@ -77,6 +81,16 @@ class Config:
             audiences=_split(get("JWT_AUDIENCE")),
             leeway_seconds=int(leeway),
         )
+        app_configuration = get("AZURE_APP_CONFIGURATION_CONNECTION_STRING")
+        if app_configuration and not _is_app_configuration_connection_string(app_configuration):
+            problems.append(
+                "AZURE_APP_CONFIGURATION_CONNECTION_STRING (must be Endpoint=...;Id=...;Secret=...)"
+            )
+        refresh = _non_negative_number(
+            get("FEATURE_FLAGS_REFRESH_SECONDS"), DEFAULT_REFRESH_SECONDS
+        )
+        if refresh is None:
+            problems.append("FEATURE_FLAGS_REFRESH_SECONDS (must be a number of seconds)")
         if environment == "production":
             if not jwt.configured:
                 problems.append("JWT_SECRET_KEY (or JWT_JWKS_URI / JWT_ISSUER)")
@@ -94,9 +108,29 @@ class Config:
             storage=storage,
             jwt=jwt,
             cors_origins=_split(get("CORS_ORIGINS")),
+            app_configuration_connection_string=app_configuration,
+            feature_flags_file=get("FEATURE_FLAGS_FILE"),
+            feature_flags_refresh_seconds=DEFAULT_REFRESH_SECONDS if refresh is None else refresh,
             auto_migrate=storage.backend == "sql" and (not sql_url or sql_url.startswith("sqlite")),
             problems=tuple(problems),
         )
+
+
+def _is_app_configuration_connection_string(value: str) -> bool:
+    # The shape the Azure SDK accepts: exactly these three segments, each with a value.
+    segments = [segment.strip().partition("=") for segment in value.split(";")]
+    names = sorted(name for name, _, content in segments if content)
+    return len(segments) == 3 and names == ["Endpoint", "Id", "Secret"]
+
+
+def _non_negative_number(value: str | None, default: float) -> float | None:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if 0 <= number < float("inf") else None
 
 
 def development_secret(instance_path: Path) -> str:

@@ -40,6 +40,11 @@ class Forbidden(DomainError):
     default_message = "You are not allowed to do this"
 
 
+class FeatureDisabled(Forbidden):
+    code = "feature_disabled"
+    default_message = "This feature is not enabled for you"
+
+
 class Conflict(DomainError):
     code = "conflict"
     default_message = "The request conflicts with the current state"

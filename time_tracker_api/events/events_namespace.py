@@ -9,8 +9,9 @@ from flask_restx import Namespace, Resource, fields, inputs, reqparse
 
 from commons.domain.audit import DEFAULT_PAGE_LENGTH, MAX_PAGE_LENGTH, EventFilters
 from commons.domain.time_windows import parse_instant
+from commons.feature_toggles.flags import AUDIT_LOG
 from commons.services import audit
-from time_tracker_api.context import principal, storage
+from time_tracker_api.context import principal, require_feature, storage
 
 ns = Namespace("events", description="The tenant's audit log (admins)")
 
@@ -70,10 +71,11 @@ class Events(Resource):
     @ns.doc(id="page_events")
     @ns.expect(page_filters)
     @ns.response(400, "Invalid filter or paging parameter")
-    @ns.response(403, "Admins only")
+    @ns.response(403, "Admins only; also when the `audit-log` feature flag is off for the caller")
     @ns.marshal_with(page)
     def get(self) -> Any:
         """A page of the tenant's audit log, newest first, with the total number of events"""
+        require_feature(AUDIT_LOG)
         args = page_filters.parse_args()
         total, data = audit.page_events(
             storage(), principal(), _filters(args), args["start"], args["length"]

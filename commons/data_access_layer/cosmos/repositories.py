@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import itertools
 import random
 import time
 from collections.abc import Iterable, Mapping
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
     from commons.data_access_layer.cosmos.unit_of_work import CosmosUnitOfWork
 
 LOCK_SECONDS = 30
-LOCK_WAIT_SECONDS = 20
+LOCK_WAIT_SECONDS = 60
+LOCK_POLL_SECONDS = (0.005, 0.25)  # first and longest pause between attempts
 
 
 def parameters(**values: Any) -> list[dict[str, Any]]:
@@ -235,7 +237,8 @@ class CosmosTimeEntryRepository:
             return
         users = self.uow.container(containers.USER)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
+        pause, longest = LOCK_POLL_SECONDS
+        for attempt in itertools.count():
             expires = timestamp(datetime.now(UTC) + timedelta(seconds=LOCK_SECONDS))
             document = {"id": lock_id, "tenant_id": tenant_id, "type": "lock", "expires": expires}
             try:
@@ -243,13 +246,16 @@ class CosmosTimeEntryRepository:
                 self.uow.locks[lock_id] = (tenant_id, created["_etag"])
                 return
             except exceptions.CosmosResourceExistsError:
-                held = self.uow.read(users, lock_id, tenant_id)
+                # Now and then, look whether the holder died and left its lock to expire.
+                held = self.uow.read(users, lock_id, tenant_id) if attempt % 8 == 7 else None
                 if held and held["expires"] < timestamp(datetime.now(UTC)):  # type: ignore[operator]
                     self.uow.delete_if_unchanged(users, held, tenant_id)
                     continue
             if time.monotonic() > deadline:
                 raise StorageUnavailable("The timeline is busy; try again shortly")
-            time.sleep(random.uniform(0.005, 0.03))  # noqa: S311 - jitter, not security
+            # Waiters back off so they do not crowd out the holder's own requests.
+            time.sleep(random.uniform(pause / 2, pause))  # noqa: S311 - jitter, not security
+            pause = min(pause * 1.5, longest)
 
     def get(self, tenant_id: str, entry_id: str) -> TimeEntry | None:
         entry = self.pending.get(entry_id)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The API image's entrypoint (Dockerfile). Usage:
+#
+#   serve [GUNICORN OPTION...]              gunicorn on 0.0.0.0:$PORT (the default command)
+#   migrate [--revert-latest]               bring the schema up to date (`python cli.py migrate`)
+#   migrate-and-serve [GUNICORN OPTION...]  migrate, then serve
+#   -OPTION...                              serve with these extra gunicorn options
+#   COMMAND [ARG...]                        run anything else, e.g. `python cli.py create_token ...`
+#
+# GUNICORN_WORKERS (2), GUNICORN_THREADS (8) and PORT (8000) size and place the server.
+# Migrations are an explicit step: `serve` never changes the schema of a server database.
+set -euo pipefail
+
+# Run from the application folder (/app in the image, the repository root in a checkout).
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+
+serve() {
+  # --no-control-socket: gunicorn 27 would otherwise open a control socket under
+  # $HOME/.gunicorn, which nothing in a container uses.
+  exec gunicorn 'time_tracker_api:create_app()' \
+    --bind "0.0.0.0:${PORT:-8000}" \
+    --workers "${GUNICORN_WORKERS:-2}" \
+    --threads "${GUNICORN_THREADS:-8}" \
+    --access-logfile - \
+    --error-logfile - \
+    --worker-tmp-dir /dev/shm \
+    --no-control-socket \
+    "$@"
+}
+
+migrate() {
+  python cli.py migrate "$@"
+}
+
+if [ $# -eq 0 ] || [ "${1:0:1}" = "-" ]; then
+  set -- serve "$@"
+fi
+
+command="$1"
+shift
+case "$command" in
+  serve) serve "$@" ;;
+  migrate) migrate "$@" ;;
+  migrate-and-serve)
+    migrate
+    serve "$@"
+    ;;
+  *) exec "$command" "$@" ;;
+esac
