@@ -7,21 +7,10 @@ containers, partitioned by tenant, and the `leases` container of the change feed
 import contextlib
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
+from sqlalchemy.dialects import mysql
 
 from commons.data_access_layer.migrations import target
-
-
-class _UTCDateTime(sa.types.TypeDecorator):
-    impl = sa.DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        if dialect.name == "mssql":
-            return dialect.type_descriptor(mssql.DATETIME2(precision=6))
-        return dialect.type_descriptor(sa.DateTime())
+from commons.data_access_layer.sql.migration_types import UTCDateTime as _UTCDateTime
 
 
 def _name_key():

@@ -7,27 +7,15 @@ Cosmos DB: the time_entry container, its unique running key and composite indexe
 import contextlib
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
 
 from commons.data_access_layer.migrations import target
+from commons.data_access_layer.sql.migration_types import UTCDateTime as _UTCDateTime
 
 OVERLAP_CONSTRAINT = (
     "ALTER TABLE time_entry ADD CONSTRAINT ex_time_entry_overlap EXCLUDE USING gist "
     "(tenant_id WITH =, owner_id WITH =, tsrange(start_date, end_date, '[)') WITH &&) "
     "WHERE (deleted IS NULL)"
 )
-
-
-class _UTCDateTime(sa.types.TypeDecorator):
-    impl = sa.DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        if dialect.name == "mssql":
-            return dialect.type_descriptor(mssql.DATETIME2(precision=6))
-        return dialect.type_descriptor(sa.DateTime())
 
 
 def _schema():

@@ -1,21 +1,9 @@
 """The SQL outbox of change events; on Cosmos DB the documents carry `_last_event_ctx`."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
 
 from commons.data_access_layer.migrations import target
-
-
-class _UTCDateTime(sa.types.TypeDecorator):
-    impl = sa.DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        if dialect.name == "mssql":
-            return dialect.type_descriptor(mssql.DATETIME2(precision=6))
-        return dialect.type_descriptor(sa.DateTime())
+from commons.data_access_layer.sql.migration_types import UTCDateTime as _UTCDateTime
 
 
 def _schema():

@@ -6,21 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
+from sqlalchemy.dialects import mysql
+
+from commons.data_access_layer.sql.migration_types import UTCDateTime as ColumnType
 
 
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
+class UTCDateTime(ColumnType):
     """A real timestamp stored as naive UTC, returned timezone-aware in UTC."""
 
-    impl = sa.DateTime
     cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        if dialect.name == "mssql":
-            return dialect.type_descriptor(mssql.DATETIME2(precision=6))
-        return dialect.type_descriptor(sa.DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
         if value is None:
