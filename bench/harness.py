@@ -1,0 +1,598 @@
+"""Load the API served as in production with gunicorn on the seeded PostgreSQL and report.
+
+Run on demand, never in tests (it needs wrk: `apt-get install -y wrk`):
+
+    .venv/bin/python bench/harness.py                       # every scenario, 1 and 16 clients
+    .venv/bin/python bench/harness.py --duration 5 --scenarios S1,S3
+    .venv/bin/python bench/harness.py --reseed               # rebuild tt_bench first (~4 min)
+
+It serves `time_tracker_api:create_app()` with gunicorn (APP_ENV=production, the flags of
+docker-entrypoint.sh, a fresh random JWT_SECRET_KEY) on a free loopback port, mints HS256
+tokens for a member and an admin, drives each scenario for --duration seconds per client count
+(wrk with a generated Lua script; S2's start-then-stop flow with an asyncio keep-alive client,
+one user per client so no request meets another client's running timer), and reports
+requests/s, p50/p95/p99 latency, peak RSS per gunicorn worker (VmHWM), and the CPU seconds the
+load generator and the server spent. Scenario F is the framework floor: bench/floor_app.py (a
+bare Flask app verifying the same JWT) under the same gunicorn settings, served after the API.
+The table goes to stdout, the figures to bench/results/<timestamp>.json. See
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jwt
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TENANT = "bench-tenant"
+MEMBER = "seed-user-00001"
+ADMIN = "seed-user-00002"  # a seeded user given the admin role in the token
+ADMIN_ROLE = "time-tracker-admin"
+S2_FIRST_USER = 400  # S2 client n writes as seed-user-(400 + n)
+S2_MARK = "bench-harness S2"  # the description of S2's entries, so they can be removed
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    path: str = ""
+    admin: bool = False
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("S1", "member lists their current month", "/time-entries"),
+        Scenario("S2", "member starts then stops a timer"),
+        Scenario("S3", "member's summary", "/time-entries/summary"),
+        Scenario(
+            "S4",
+            "admin pages the tenant's month",
+            "/time-entries/paginated?user_id=*&length=100",
+            admin=True,
+        ),
+        Scenario("S5", "member's latest entries", "/time-entries/latest"),
+        Scenario("S6", "GET /projects", "/projects"),
+        Scenario("F", "framework floor: bare Flask verifies the JWT, returns a constant", "/floor"),
+    )
+}
+FLOOR_APP = "bench.floor_app:create_app()"
+
+
+@dataclass
+class Result:
+    scenario: str
+    clients: int
+    duration_s: float
+    requests: int
+    errors: int
+    requests_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    loadgen_cpu_s: float
+    server_cpu_s: float
+    machine_busy_pct: float
+    worker_peak_rss_mb: list[float] = field(default_factory=list)
+    note: str = ""
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+class Server:
+    """gunicorn as docker-entrypoint.sh runs it, on a free loopback port."""
+
+    def __init__(
+        self,
+        database_url: str,
+        workers: int,
+        threads: int,
+        log: Path,
+        app: str = "time_tracker_api:create_app()",
+    ) -> None:
+        self.port = free_port()
+        self.secret = secrets.token_urlsafe(32)
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        command = [
+            str(gunicorn),
+            app,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--access-logfile",
+            "-",
+            "--error-logfile",
+            "-",
+            "--worker-tmp-dir",
+            "/dev/shm",  # noqa: S108 - as docker-entrypoint.sh
+            "--no-control-socket",
+        ]
+        env = {
+            **os.environ,
+            "APP_ENV": "production",
+            "SQL_DATABASE_URI": database_url,
+            "JWT_SECRET_KEY": self.secret,
+        }
+        self.log = log
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - our own server
+            command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+        self.workers = workers
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited with {self.process.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/health", timeout=1) as response:  # noqa: S310
+                    if response.status == 200 and len(self.worker_pids()) == self.workers:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not answer /health in {timeout} s; see {self.log}")
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    pids.append(int(entry.name))
+        return sorted(pids)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its live workers."""
+        total = 0
+        for pid in (self.process.pid, *self.worker_pids()):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / CLOCK_TICKS
+
+    def peak_rss_mb(self) -> list[float]:
+        """VmHWM (peak resident set) of each worker, in MB."""
+        peaks = []
+        for pid in self.worker_pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(round(int(line.split()[1]) / 1024, 1))
+        return peaks
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def token(secret: str, user_id: str, admin: bool = False) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "oid": user_id,
+        "sub": user_id,
+        "tid": TENANT,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 6 * 3600,
+    }
+    if admin:
+        claims["roles"] = [ADMIN_ROLE]
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# --- wrk: the read scenarios --------------------------------------------------------------
+
+WRK_SCRIPT = """\
+wrk.method = "GET"
+wrk.path = {path}
+wrk.headers["Authorization"] = {authorization}
+wrk.headers["Accept"] = "application/json"
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_RESULT %d %d %d %d %.0f %.0f %.0f\\n",
+    summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII text is a valid Lua string literal
+
+
+def run_wrk(base: str, path: str, bearer: str, clients: int, duration: float) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            WRK_SCRIPT.format(path=lua_string(path), authorization=lua_string(f"Bearer {bearer}"))
+        )
+    try:
+        threads = min(clients, os.cpu_count() or 1)
+        command = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            script.name,
+            base,
+        ]
+        before = children_cpu()
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+        cpu = children_cpu() - before
+    finally:
+        os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT"))
+    requests, duration_us, socket_errors, status_errors, p50, p95, p99 = map(int, line.split()[1:])
+    return {
+        "requests": requests,
+        "duration_s": duration_us / 1e6,
+        "errors": socket_errors + status_errors,
+        "latencies_ms": (p50 / 1000, p95 / 1000, p99 / 1000),
+        "loadgen_cpu_s": cpu,
+    }
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- asyncio keep-alive client: S2 --------------------------------------------------------
+
+
+class Connection:
+    """One HTTP/1.1 keep-alive connection; just enough for JSON bodies with Content-Length."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def request(self, method: str, path: str, bearer: str, body: bytes) -> tuple[int, bytes]:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {bearer}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status_line, *header_lines = (
+            (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        )
+        headers = dict(
+            line.split(":", 1) for line in header_lines if ":" in line
+        )  # case as sent; normalised below
+        length = next(
+            (int(v) for k, v in headers.items() if k.strip().lower() == "content-length"), None
+        )
+        if length is None:
+            raise RuntimeError(f"no Content-Length in the response to {method} {path}")
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def timer_client(
+    port: int, bearer: str, body: bytes, deadline: float, latencies: list[float]
+) -> int:
+    """Start then stop a timer until the deadline; returns the number of failed requests."""
+    connection = await Connection.open(port)
+    errors = 0
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, payload = await connection.request("POST", "/time-entries", bearer, body)
+            latencies.append(time.perf_counter() - started)
+            if status != 201:
+                errors += 1
+                continue
+            entry_id = json.loads(payload)["id"]
+            started = time.perf_counter()
+            status, _ = await connection.request(
+                "POST", f"/time-entries/{entry_id}/stop", bearer, b""
+            )
+            latencies.append(time.perf_counter() - started)
+            errors += status != 200
+    finally:
+        connection.close()
+    return errors
+
+
+def run_timers(port: int, secret: str, catalog: dict, clients: int, duration: float) -> dict:
+    body = json.dumps({**catalog, "description": S2_MARK}).encode()
+    bearers = [token(secret, f"seed-user-{S2_FIRST_USER + n:05d}") for n in range(clients)]
+    latencies: list[float] = []
+
+    async def main() -> int:
+        deadline = time.perf_counter() + duration
+        results = await asyncio.gather(
+            *(timer_client(port, bearer, body, deadline, latencies) for bearer in bearers)
+        )
+        return sum(results)
+
+    cpu_before, wall_before = own_cpu(), time.perf_counter()
+    errors = asyncio.run(main())
+    elapsed, cpu = time.perf_counter() - wall_before, own_cpu() - cpu_before
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "duration_s": elapsed,
+        "errors": errors,
+        "latencies_ms": tuple(percentile(latencies, pct) * 1000 for pct in (50, 95, 99)),
+        "loadgen_cpu_s": cpu,
+    }
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(ordered: list[float], pct: int) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+# --- the database -------------------------------------------------------------------------
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def migrate(url: str) -> None:
+    """Bring the schema up to date, as a deployment does before starting the server."""
+    env = {**os.environ, "APP_ENV": "development", "SQL_DATABASE_URI": url}
+    command = [sys.executable, "cli.py", "migrate"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
+def active_catalog(url: str) -> dict[str, str]:
+    """An active project and activity of the tenant, for S2's entries."""
+    with psycopg.connect(libpq_url(url)) as connection:
+        ids = {}
+        for table, key in (("project", "project_id"), ("activity", "activity_id")):
+            row = connection.execute(
+                f"SELECT id FROM {table} WHERE tenant_id = %s AND status = 'active'"  # noqa: S608
+                " AND deleted IS NULL ORDER BY id LIMIT 1",
+                (TENANT,),
+            ).fetchone()
+            if row is None:
+                raise SystemExit(f"no active {table} in {TENANT}: seed first (--reseed)")
+            ids[key] = row[0]
+        return ids
+
+
+def remove_timer_entries(url: str) -> int:
+    """Delete what S2 wrote (entries and their outbox rows), so every run sees the same data."""
+    with psycopg.connect(libpq_url(url)) as connection:
+        connection.execute(
+            "DELETE FROM outbox WHERE tenant_id = %s AND item_id IN"
+            " (SELECT id FROM time_entry WHERE tenant_id = %s AND description = %s)",
+            (TENANT, TENANT, S2_MARK),
+        )
+        return connection.execute(
+            "DELETE FROM time_entry WHERE tenant_id = %s AND description = %s",
+            (TENANT, S2_MARK),
+        ).rowcount
+
+
+def count_entries(url: str) -> int:
+    with psycopg.connect(libpq_url(url)) as connection:
+        return connection.execute("SELECT count(*) FROM time_entry").fetchone()[0]
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def measure(
+    server: Server, scenario: Scenario, clients: int, args: argparse.Namespace, bearers: dict
+) -> Result:
+    def once(duration: float) -> dict:
+        if scenario.name == "S2":
+            return run_timers(server.port, server.secret, bearers["catalog"], clients, duration)
+        bearer = bearers["admin" if scenario.admin else "member"]
+        return run_wrk(server.base, scenario.path, bearer, clients, duration)
+
+    if args.warmup > 0:
+        once(args.warmup)
+    server_cpu, machine = server.cpu_seconds(), machine_ticks()
+    figures = once(args.duration)
+    server_cpu = server.cpu_seconds() - server_cpu
+    busy, total = (after - before for after, before in zip(machine_ticks(), machine, strict=True))
+    p50, p95, p99 = figures["latencies_ms"]
+    return Result(
+        scenario=scenario.name,
+        clients=clients,
+        duration_s=round(figures["duration_s"], 2),
+        requests=figures["requests"],
+        errors=figures["errors"],
+        requests_per_s=round(figures["requests"] / figures["duration_s"], 1),
+        p50_ms=round(p50, 2),
+        p95_ms=round(p95, 2),
+        p99_ms=round(p99, 2),
+        loadgen_cpu_s=round(figures["loadgen_cpu_s"], 2),
+        server_cpu_s=round(server_cpu, 2),
+        machine_busy_pct=round(100 * busy / total, 1) if total else 0.0,
+        worker_peak_rss_mb=server.peak_rss_mb(),
+        note="start + stop requests counted separately" if scenario.name == "S2" else "",
+    )
+
+
+def machine_ticks() -> tuple[int, int]:
+    """Busy and total jiffies of all CPUs (/proc/stat): PostgreSQL's share is in there too."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def run_scenarios(
+    server: Server, scenarios: list[Scenario], args: argparse.Namespace, catalog: dict
+) -> list[Result]:
+    server.wait_ready()
+    bearers = {
+        "member": token(server.secret, MEMBER),
+        "admin": token(server.secret, ADMIN, admin=True),
+        "catalog": catalog,
+    }
+    results = []
+    for scenario in scenarios:
+        for clients in args.clients:
+            result = measure(server, scenario, clients, args, bearers)
+            print(
+                f"{scenario.name} x{clients}: {result.requests_per_s} req/s,"
+                f" p50 {result.p50_ms} ms, errors {result.errors}",
+                file=sys.stderr,
+            )
+            results.append(result)
+    return results
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'scen':<5}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'wrk/client cpu%':>16}{'gunicorn cpu%':>14}{'machine busy%':>14}"
+        "  peak RSS/worker MB"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.scenario:<5}{r.clients:>8}{r.requests_per_s:>10.1f}{r.p50_ms:>9.2f}"
+            f"{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}"
+            f"{100 * r.loadgen_cpu_s / r.duration_s:>16.0f}"
+            f"{100 * r.server_cpu_s / r.duration_s:>14.0f}{r.machine_busy_pct:>14.0f}"
+            f"  {r.worker_peak_rss_mb}"
+        )
+
+
+def reseed(url: str) -> None:
+    command = [sys.executable, str(ROOT / "bench" / "time_entries.py"), "--database-url", url]
+    subprocess.run([*command, "--requests", "1"], cwd=ROOT, check=True)  # noqa: S603
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads (8)")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds before each (0: none)")
+    parser.add_argument("--clients", default="1,16", help="comma-separated client counts")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="e.g. S1,S3")
+    parser.add_argument("--reseed", action="store_true", help="recreate and seed tt_bench first")
+    parser.add_argument("--output", type=Path, help="JSON file (bench/results/<timestamp>.json)")
+    args = parser.parse_args(argv)
+    args.clients = [int(n) for n in args.clients.split(",")]
+    args.scenarios = [SCENARIOS[name.strip().upper()] for name in args.scenarios.split(",")]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    if args.reseed:
+        reseed(args.database_url)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    output = args.output or RESULTS / f"{stamp}.json"
+    migrate(args.database_url)
+    remove_timer_entries(args.database_url)
+    entries = count_entries(args.database_url)
+    catalog = active_catalog(args.database_url)
+
+    results: list[Result] = []
+    api = [s for s in args.scenarios if s.name != "F"]
+    floor = [s for s in args.scenarios if s.name == "F"]
+    try:
+        for app, scenarios in (("time_tracker_api:create_app()", api), (FLOOR_APP, floor)):
+            if scenarios:
+                log = RESULTS / f"{stamp}-{'floor' if app == FLOOR_APP else 'api'}-gunicorn.log"
+                server = Server(args.database_url, args.workers, args.threads, log, app)
+                try:
+                    results += run_scenarios(server, scenarios, args, catalog)
+                finally:
+                    server.stop()
+    finally:
+        removed = remove_timer_entries(args.database_url)
+
+    print_table(results)
+    report = {
+        "started": stamp,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
+        "server": {"workers": args.workers, "threads": args.threads, "app_env": "production"},
+        "data": {"time_entries": entries, "tenant": TENANT, "s2_entries_removed": removed},
+        "duration_s": args.duration,
+        "scenarios": {s.name: s.title for s in args.scenarios},
+        "results": [asdict(r) for r in results],
+    }
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+
+
+if __name__ == "__main__":
+    main()
