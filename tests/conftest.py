@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -139,3 +140,18 @@ def served(app: Any) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture
+def make_client(tmp_path: Any) -> Iterator[Any]:
+    """Test clients of apps on one SQLite file, each with the given configuration changes."""
+    apps = []
+
+    def make(**changes: Any) -> Any:
+        config = config_for_tests(f"sqlite:///{tmp_path / 'time_tracker.db'}", tmp_path / "i")
+        apps.append(create_app(dataclasses.replace(config, **changes)))
+        return apps[-1].test_client()
+
+    yield make
+    for app in apps:
+        app.extensions["storage"].engine.dispose()

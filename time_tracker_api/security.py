@@ -14,7 +14,7 @@ import jwt
 from flask import Flask, current_app, g, request
 
 from commons.domain.exceptions import AuthenticationUnavailable, Unauthenticated
-from commons.domain.principal import ADMIN_GROUP, GROUPS, Identity
+from commons.domain.principal import GROUPS, Identity
 from commons.services.users import resolve_principal
 from time_tracker_api.config import JwtSettings
 
@@ -217,6 +217,3 @@ def init_app(app: Flask, settings: JwtSettings) -> None:
 
 def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith("/swaggerui/")
-
-
-__all__ = ["ADMIN_GROUP", "TokenVerifier", "identity_from_claims", "init_app"]

@@ -8,7 +8,6 @@ request, as the service does; tests can change its flags, make it fail or take i
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -17,15 +16,12 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.conftest import ADMIN, make_token
-from time_tracker_api import create_app
-from time_tracker_api.config import config_for_tests
 
 TENANT = "tenant-app-configuration"
 FEATURE_FLAG_PREFIX = ".appconfig.featureflag/"
@@ -182,21 +178,6 @@ def store() -> Iterator[AppConfigurationStore]:
     store.start()
     yield store
     store.stop()
-
-
-@pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """Test clients of apps on one SQLite file, each with the given configuration changes."""
-    apps = []
-
-    def make(**changes: Any) -> Any:
-        config = config_for_tests(f"sqlite:///{tmp_path / 'time_tracker.db'}", tmp_path / "i")
-        apps.append(create_app(dataclasses.replace(config, **changes)))
-        return apps[-1].test_client()
-
-    yield make
-    for app in apps:
-        app.extensions["storage"].engine.dispose()
 
 
 @pytest.fixture

@@ -6,18 +6,16 @@ makes each request read the file again, so a test can change it between two requ
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ADMIN, make_token
-from time_tracker_api import create_app
-from time_tracker_api.config import Config, config_for_tests
+from time_tracker_api.config import Config
 
 TENANT = "tenant-feature-toggles"
 
@@ -70,21 +68,6 @@ def flags_file(tmp_path: Path) -> FlagsFile:
     flags = FlagsFile(tmp_path / "feature_flags.json")
     flags.write(FLAGS)
     return flags
-
-
-@pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """Test clients of apps on one SQLite file, each with the given configuration changes."""
-    apps = []
-
-    def make(**changes: Any) -> Any:
-        config = config_for_tests(f"sqlite:///{tmp_path / 'time_tracker.db'}", tmp_path / "i")
-        apps.append(create_app(dataclasses.replace(config, **changes)))
-        return apps[-1].test_client()
-
-    yield make
-    for app in apps:
-        app.extensions["storage"].engine.dispose()
 
 
 @pytest.fixture
