@@ -14,8 +14,24 @@ if [ "${CI:-}" != true ]; then
 fi
 # CI measures coverage too (subprocesses included) and fails below the floor in pyproject.toml.
 rm -f .coverage .coverage.*
+junit="$(mktemp --suffix=.xml)"
+trap 'rm -f "$junit"' EXIT
 status=0
-"$PY" -m coverage run -m pytest "$@" || status=$?
+"$PY" -m coverage run -m pytest --junitxml="$junit" "$@" || status=$?
 "$PY" -m coverage combine -q
 "$PY" -m coverage report || status=$((status ? status : 2))
+# pytest's counts once more, after the coverage table, as the run's closing line.
+"$PY" - "$junit" <<'PY' || status=$((status ? status : 2))
+import sys
+import xml.etree.ElementTree as ET
+
+suites = ET.parse(sys.argv[1]).getroot().iter("testsuite")
+tests = failed = skipped = 0
+for suite in suites:
+    tests += int(suite.get("tests", 0))
+    failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    skipped += int(suite.get("skipped", 0))
+print(f"pytest: {tests - failed - skipped} passed, {failed} failed, {skipped} skipped")
+sys.exit(0 if tests else 5)
+PY
 exit "$status"
