@@ -21,6 +21,14 @@ def test_a_given_request_id_is_echoed(admin):
     assert response.headers["X-Request-ID"] == "abc-123"
 
 
+def test_a_field_mask_header_still_selects_the_fields_answered(admin):
+    created = admin.post("/activities", json={"name": "Masked"}).json
+    everything = admin.get(f"/activities/{created['id']}").json
+    masked = admin.get(f"/activities/{created['id']}", headers={"X-Fields": "id,name"}).json
+    assert len(everything) > 2
+    assert masked == {"id": created["id"], "name": "Masked"}
+
+
 def test_a_wrong_method_is_405_with_the_error_body(admin):
     response = admin.patch("/activities")
     assert response.status_code == 405

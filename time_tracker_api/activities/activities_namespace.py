@@ -1,10 +1,9 @@
 """Activities: what kind of work time is logged for (contract §5.1)."""
 
-from flask_restx import Namespace
-
 from commons.domain.catalog import ACTIVITY
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import NullableString
 
 ns = Namespace("activities", description="Kinds of work time is logged for")

@@ -1,10 +1,9 @@
 """Customers: whom projects are done for (contract §5.2)."""
 
-from flask_restx import Namespace
-
 from commons.domain.catalog import CUSTOMER
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import NullableString
 
 ns = Namespace("customers", description="Whom projects are done for")

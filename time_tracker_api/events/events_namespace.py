@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask_restx import Namespace, Resource, fields, inputs, reqparse
+from flask_restx import Resource, fields, inputs, reqparse
 
 from commons.domain.audit import DEFAULT_PAGE_LENGTH, MAX_PAGE_LENGTH, EventFilters
 from commons.domain.time_windows import parse_instant
 from commons.feature_toggles.flags import AUDIT_LOG
 from commons.services import audit
 from time_tracker_api.context import principal, require_feature, storage
+from time_tracker_api.serialization import Namespace
 
 ns = Namespace("events", description="The tenant's audit log (admins)")
 

@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from flask_restx import Namespace, Resource
+from flask_restx import Resource
 
 from time_tracker_api.context import feature_toggles, principal
+from time_tracker_api.serialization import Namespace
 
 ns = Namespace("feature-toggles", description="Feature flags evaluated for the caller")
 

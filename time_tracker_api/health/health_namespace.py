@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Resource, fields
 
 from time_tracker_api.context import storage
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.version import __version__
 
 ns = Namespace("health", description="Probes for orchestrators and load balancers")

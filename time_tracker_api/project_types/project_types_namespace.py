@@ -1,10 +1,9 @@
 """Project types: a tree of kinds of project, per customer or internal (contract §5.3)."""
 
-from flask_restx import Namespace
-
 from commons.domain.catalog import PROJECT_TYPE
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import NullableString, NullableUUID
 
 ns = Namespace("project-types", description="Kinds of project, forming a tree")

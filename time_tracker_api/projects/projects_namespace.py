@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Resource, fields
 
 from commons.domain.catalog import NAME_MAX_LENGTH, PROJECT
 from commons.services import time_entries
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
 from time_tracker_api.context import principal, storage
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import UUID, NullableString, NullableUUID
 
 ns = Namespace("projects", description="What time is logged against")

@@ -1,10 +1,11 @@
 """Technologies: tools and skills time entries mention (contract §5.5)."""
 
-from flask_restx import Namespace, fields
+from flask_restx import fields
 
 from commons.domain.catalog import TECHNOLOGY
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import NullableUUID
 
 ns = Namespace("technologies", description="Tools and skills time entries mention")

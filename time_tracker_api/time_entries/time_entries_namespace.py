@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_restx import Namespace, Resource, fields, inputs, reqparse
+from flask_restx import Resource, fields, inputs, reqparse
 
 from commons.domain.exceptions import NotFound
 from commons.domain.time_entries import MAX_TECHNOLOGIES
@@ -13,6 +13,7 @@ from commons.services import time_entries
 from commons.services.time_entries import EntryFilters
 from time_tracker_api.catalog_models import COMMON_OUTPUT
 from time_tracker_api.context import principal, storage
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import (
     UUID,
     NullableDateTime,

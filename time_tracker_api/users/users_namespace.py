@@ -2,11 +2,12 @@
 
 from typing import Any
 
-from flask_restx import Namespace, Resource, fields
+from flask_restx import Resource, fields
 
 from commons.domain.principal import GROUPS
 from commons.services import users
 from time_tracker_api.context import principal, storage
+from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import json_body
 
 ns = Namespace("users", description="The tenant's users, roles and groups")
