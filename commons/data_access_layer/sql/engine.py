@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 IMMEDIATE = "time_tracker_immediate"
+# A pooled connection idle longer than this is pinged before use (see _ping_when_idle).
+PING_AFTER_IDLE_S = 2.0
 
 
 def normalized_url(url: str) -> sa.URL:
@@ -18,18 +21,73 @@ def normalized_url(url: str) -> sa.URL:
     return parsed
 
 
-def create_sql_engine(url: str) -> sa.Engine:
+def create_sql_engine(url: str, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> sa.Engine:
     """An engine for the URL, tuned for concurrent web requests."""
     parsed = normalized_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 20}
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         options["pool_recycle"] = 3600
         # Each statement sees what committed before it, as on PostgreSQL: after a unit of work
         # takes a user's row lock it reads the timeline its predecessor left.
         options["isolation_level"] = "READ COMMITTED"
-    return sa.create_engine(parsed, **options)
+    engine = sa.create_engine(parsed, **options)
+    _ping_when_idle(engine, ping_after_idle_s)
+    if parsed.get_driver_name() == "pyodbc":
+        _recognize_odbc_disconnects(engine)
+    return engine
+
+
+def _recognize_odbc_disconnects(engine: sa.Engine) -> None:
+    """Treat ODBC's SQLSTATE class 08 (connection exception) as a lost connection.
+
+    SQLAlchemy's MySQL-over-pyodbc dialect does not recognize the MariaDB driver's "Lost
+    connection" (08S01) as a disconnect, so the dead connection would go back to the pool.
+    """
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        args = getattr(context.original_exception, "args", ())
+        if args and isinstance(args[0], str) and args[0].startswith("08"):
+            context.is_disconnect = True
+
+
+def _ping_when_idle(engine: sa.Engine, ping_after_idle_s: float) -> None:
+    """Check a pooled connection before use when it has been idle a while.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout: a round trip, about a tenth of a busy
+    request's time. A connection that served a request a moment ago is as good as a ping says,
+    so only connections idle longer than `ping_after_idle_s` are pinged; a dead one is replaced
+    before the request sees it. If the server restarts while connections are in steady use, the
+    first statement on one fails (503 with Retry-After, nothing written) and SQLAlchemy then
+    replaces every connection of the pool that predates the failure.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) < ping_after_idle_s:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+                cursor.fetchall()
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()  # leave no transaction open behind the ping
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

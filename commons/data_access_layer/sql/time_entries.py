@@ -315,9 +315,10 @@ class SqlTimeEntryRepository:
 
     def _write(self, statement: sa.Executable) -> None:
         # The lock makes these rare; they still turn a backstop's refusal into the rule's answer.
+        # No savepoint: a refused write ends the unit of work (the exception rolls it back), so
+        # nothing runs in the failed transaction afterwards, and two round trips are saved.
         try:
-            with self.connection.begin_nested():
-                self.connection.execute(statement)
+            self.connection.execute(statement)
         except sa.exc.IntegrityError as error:
             if "running" in str(error.orig):
                 raise RunningEntryExists() from error
