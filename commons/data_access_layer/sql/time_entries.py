@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -39,6 +40,53 @@ def _at(moment: datetime) -> sa.BindParameter[datetime]:
 def _meets(window: Window) -> sa.ColumnElement[bool]:
     return intervals_meet(
         entries.c.start_date, entries.c.end_date, _at(window.start), _at(window.end)
+    )
+
+
+@functools.cache
+def _entries_with_names() -> sa.Select[Any]:
+    """Entries with the names of their owner, project, customer and activity: built once, as
+    every read starts from it (building it per query cost more than compiling it)."""
+    project, customer, activity, users = (
+        tables.project,
+        tables.customer,
+        tables.activity,
+        tables.users,
+    )
+    return sa.select(
+        *(entries.c[name] for name in STORED),
+        users.c.email.label("owner_email"),
+        project.c.name.label("project_name"),
+        project.c.status.label("project_status"),
+        project.c.customer_id.label("customer_id"),
+        activity.c.name.label("activity_name"),
+        customer.c.name.label("customer_name"),
+    ).select_from(
+        entries.outerjoin(
+            project,
+            sa.and_(
+                project.c.tenant_id == entries.c.tenant_id,
+                project.c.id == entries.c.project_id,
+            ),
+        )
+        .outerjoin(
+            customer,
+            sa.and_(
+                customer.c.tenant_id == entries.c.tenant_id,
+                customer.c.id == project.c.customer_id,
+            ),
+        )
+        .outerjoin(
+            activity,
+            sa.and_(
+                activity.c.tenant_id == entries.c.tenant_id,
+                activity.c.id == entries.c.activity_id,
+            ),
+        )
+        .outerjoin(
+            users,
+            sa.and_(users.c.tenant_id == entries.c.tenant_id, users.c.id == entries.c.owner_id),
+        )
     )
 
 
@@ -242,51 +290,8 @@ class SqlTimeEntryRepository:
     def _read(
         self, condition: sa.ColumnElement[bool], limit: int | None = None, offset: int = 0
     ) -> builtins.list[TimeEntry]:
-        project, customer, activity, users = (
-            tables.project,
-            tables.customer,
-            tables.activity,
-            tables.users,
-        )
         query = (
-            sa.select(
-                *(entries.c[name] for name in STORED),
-                users.c.email.label("owner_email"),
-                project.c.name.label("project_name"),
-                project.c.status.label("project_status"),
-                project.c.customer_id.label("customer_id"),
-                activity.c.name.label("activity_name"),
-                customer.c.name.label("customer_name"),
-            )
-            .select_from(
-                entries.outerjoin(
-                    project,
-                    sa.and_(
-                        project.c.tenant_id == entries.c.tenant_id,
-                        project.c.id == entries.c.project_id,
-                    ),
-                )
-                .outerjoin(
-                    customer,
-                    sa.and_(
-                        customer.c.tenant_id == entries.c.tenant_id,
-                        customer.c.id == project.c.customer_id,
-                    ),
-                )
-                .outerjoin(
-                    activity,
-                    sa.and_(
-                        activity.c.tenant_id == entries.c.tenant_id,
-                        activity.c.id == entries.c.activity_id,
-                    ),
-                )
-                .outerjoin(
-                    users,
-                    sa.and_(
-                        users.c.tenant_id == entries.c.tenant_id, users.c.id == entries.c.owner_id
-                    ),
-                )
-            )
+            _entries_with_names()
             .where(condition)
             .order_by(entries.c.start_date.desc(), entries.c.id.desc())
             .offset(offset)
