@@ -39,6 +39,13 @@ def _value(obj: Any, attribute: str) -> Any:
     return getattr(obj, attribute, None)
 
 
+@functools.cache
+def _plain(kind: type) -> bool:
+    """Whether restx reads values of this type's objects by attribute only (not a sequence or
+    mapping, which it indexes first)."""
+    return not (hasattr(kind, "__iter__") and not hasattr(kind, "strip"))
+
+
 def _string(value: Any) -> str:
     return value if type(value) is str else str(value)
 
@@ -105,7 +112,13 @@ def _compile_field(key: str, field: Any) -> Getter:
     format_value, if_none = simple
 
     def simple_output(obj: Any) -> Any:
-        value = _value(obj, attribute)
+        kind = type(obj)
+        if kind is dict:
+            value = obj.get(attribute)
+        elif _plain(kind):
+            value = getattr(obj, attribute, None)
+        else:
+            value = _value(obj, attribute)
         if value is None:
             return if_none
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -26,7 +27,11 @@ def create_sql_engine(url: str, ping_after_idle_s: float = PING_AFTER_IDLE_S) ->
     parsed = normalized_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 20}
+    options: dict[str, Any] = {
+        "pool_size": 10,
+        "max_overflow": 20,
+        "json_deserializer": orjson.loads,
+    }
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         options["pool_recycle"] = 3600
         # Each statement sees what committed before it, as on PostgreSQL: after a unit of work
