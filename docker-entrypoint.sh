@@ -16,7 +16,9 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 
 serve() {
   # --no-control-socket: gunicorn 27 would otherwise open a control socket under
-  # $HOME/.gunicorn, which nothing in a container uses.
+  # $HOME/.gunicorn, which nothing in a container uses. --reuse-port: each worker listens on
+  # its own socket and the kernel spreads connections evenly; with one shared socket a worker
+  # could take most keep-alive connections and leave the other core idle (docs/benchmarks.md).
   exec gunicorn 'time_tracker_api:create_app()' \
     --bind "0.0.0.0:${PORT:-8000}" \
     --workers "${GUNICORN_WORKERS:-2}" \
@@ -25,6 +27,7 @@ serve() {
     --error-logfile - \
     --worker-tmp-dir /dev/shm \
     --no-control-socket \
+    --reuse-port \
     "$@"
 }
 
