@@ -1,20 +1,25 @@
-"""Load the API served as in production with gunicorn on the seeded PostgreSQL and report.
+"""The benchmark: the API served as in production on 1M entries, against its floors and a peer.
 
-Run on demand, never in tests (it needs wrk: `apt-get install -y wrk`):
+Run on demand, never in tests; `bench/run.sh` installs what it needs first (wrk, TimeTagger):
 
-    .venv/bin/python bench/harness.py                       # every scenario, 1 and 16 clients
-    .venv/bin/python bench/harness.py --duration 5 --scenarios S1,S3
-    .venv/bin/python bench/harness.py --reseed               # rebuild tt_bench first (~4 min)
+    bench/run.sh                                     # everything, ~20 min on 2 cores
+    bench/run.sh --duration 5 --repeat 1 --scenarios S1,F,D1 --no-peer   # a quick look
+    bench/run.sh --reseed                            # recreate and seed both databases first
 
-It serves `time_tracker_api:create_app()` with gunicorn (APP_ENV=production, the flags of
-docker-entrypoint.sh, a fresh random JWT_SECRET_KEY) on a free loopback port, mints HS256
-tokens for a member and an admin, drives each scenario for --duration seconds per client count
-(wrk with a generated Lua script; S2's start-then-stop flow with an asyncio keep-alive client,
-one user per client so no request meets another client's running timer), and reports
-requests/s, p50/p95/p99 latency, peak RSS per gunicorn worker (VmHWM), and the CPU seconds the
-load generator and the server spent. Scenario F is the framework floor: bench/floor_app.py (a
-bare Flask app verifying the same JWT) under the same gunicorn settings, served after the API.
-The table goes to stdout, the figures to bench/results/<timestamp>.json. See
+In one run it (1) seeds, if they are missing, `tt_bench` (500 users x 730 days, 1,044,498
+entries) and `tt_bench_100k` (50 users x 730 days) through `cli.py seed`, and migrates them;
+(2) serves `time_tracker_api:create_app()` with gunicorn as docker-entrypoint.sh does
+(APP_ENV=production, its flags, a fresh random JWT_SECRET_KEY) on a free loopback port and
+drives S1-S6 at 1 and 16 clients (wrk with a generated Lua script; S2's start-then-stop flow
+with an asyncio keep-alive client, one user per client); (3) serves the framework floor F
+(bench/floor_app.py: bare Flask verifying the same JWT) under the same gunicorn settings; (4)
+measures the database floors D1, D3, D4: the statements S1, S3 and S4 send, captured from the
+app and replayed with psycopg (bench/db_floor.py); (5) serves the API on the 100k database
+for S1 and S3 (scaling); (6) measures TimeTagger side by side (bench/peer_timetagger.py).
+Each measurement is --repeat runs of --duration seconds after a --warmup; the run with the
+median throughput is reported, with requests/s, p50/p95/p99, peak RSS per worker (VmHWM),
+CPU of the load generator and the server, and how busy the machine was. Figures go to
+bench/results/<timestamp>.json and, with the ratios and the targets, .md. See
 docs/benchmarks.md.
 """
 
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +48,7 @@ import jwt
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.* and the application, when run as bench/harness.py
 RESULTS = ROOT / "bench" / "results"
 TENANT = "bench-tenant"
 MEMBER = "seed-user-00001"
@@ -50,6 +57,12 @@ ADMIN_ROLE = "time-tracker-admin"
 S2_FIRST_USER = 400  # S2 client n writes as seed-user-(400 + n)
 S2_MARK = "bench-harness S2"  # the description of S2's entries, so they can be removed
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench"
+SCALING_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench_100k"
+DATASETS = {  # (users, days) seeded through `cli.py seed` by bench/time_entries.py
+    "1M": (500, 730),  # 1,044,498 entries
+    "100k": (50, 730),  # the same timelines for 50 people: 104,537 entries
+}
+SCALING = ("S1", "S3")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -59,6 +72,7 @@ class Scenario:
     title: str
     path: str = ""
     admin: bool = False
+    floor_of: str = ""  # a database floor: the SQL of this API scenario, run with psycopg
 
 
 SCENARIOS = {
@@ -76,6 +90,9 @@ SCENARIOS = {
         Scenario("S5", "member's latest entries", "/time-entries/latest"),
         Scenario("S6", "GET /projects", "/projects"),
         Scenario("F", "framework floor: bare Flask verifies the JWT, returns a constant", "/floor"),
+        Scenario("D1", "database floor of S1: its SQL run with psycopg", floor_of="S1"),
+        Scenario("D3", "database floor of S3: its SQL run with psycopg", floor_of="S3"),
+        Scenario("D4", "database floor of S4: its SQL run with psycopg", floor_of="S4"),
     )
 }
 FLOOR_APP = "bench.floor_app:create_app()"
@@ -97,6 +114,8 @@ class Result:
     machine_busy_pct: float
     worker_peak_rss_mb: list[float] = field(default_factory=list)
     note: str = ""
+    dataset: str = "1M"
+    runs_requests_per_s: list[float] = field(default_factory=list)  # every run; median reported
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -112,6 +131,8 @@ class Server:
         threads: int,
         log: Path,
         app: str = "time_tracker_api:create_app()",
+        worker_class: str = "gthread",
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         self.secret = secrets.token_urlsafe(32)
@@ -125,6 +146,9 @@ class Server:
             str(workers),
             "--threads",
             str(threads),
+            "--worker-class",
+            worker_class,
+            *extra,
             "--access-logfile",
             "-",
             "--error-logfile",
@@ -132,6 +156,7 @@ class Server:
             "--worker-tmp-dir",
             "/dev/shm",  # noqa: S108 - as docker-entrypoint.sh
             "--no-control-socket",
+            "--reuse-port",
         ]
         env = {
             **os.environ,
@@ -435,9 +460,24 @@ def remove_timer_entries(url: str) -> int:
         ).rowcount
 
 
-def count_entries(url: str) -> int:
+def count_entries(url: str, missing_ok: bool = False) -> int:
+    """Time entries in the database; 0 for a missing database or table when missing_ok."""
+    try:
+        with psycopg.connect(libpq_url(url)) as connection:
+            return connection.execute("SELECT count(*) FROM time_entry").fetchone()[0]
+    except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+        if missing_ok:
+            return 0
+        raise
+
+
+def entries_per_user(url: str) -> float:
     with psycopg.connect(libpq_url(url)) as connection:
-        return connection.execute("SELECT count(*) FROM time_entry").fetchone()[0]
+        return connection.execute(
+            "SELECT count(*)::float / count(DISTINCT owner_id) FROM time_entry"
+            " WHERE tenant_id = %s",
+            (TENANT,),
+        ).fetchone()[0]
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -454,27 +494,50 @@ def measure(
 
     if args.warmup > 0:
         once(args.warmup)
-    server_cpu, machine = server.cpu_seconds(), machine_ticks()
-    figures = once(args.duration)
-    server_cpu = server.cpu_seconds() - server_cpu
-    busy, total = (after - before for after, before in zip(machine_ticks(), machine, strict=True))
-    p50, p95, p99 = figures["latencies_ms"]
+    runs = [observed(once, args.duration, server.cpu_seconds) for _ in range(args.repeat)]
+    figures = median_run(runs)
     return Result(
+        **result_fields(figures, runs),
         scenario=scenario.name,
         clients=clients,
-        duration_s=round(figures["duration_s"], 2),
-        requests=figures["requests"],
-        errors=figures["errors"],
-        requests_per_s=round(figures["requests"] / figures["duration_s"], 1),
-        p50_ms=round(p50, 2),
-        p95_ms=round(p95, 2),
-        p99_ms=round(p99, 2),
-        loadgen_cpu_s=round(figures["loadgen_cpu_s"], 2),
-        server_cpu_s=round(server_cpu, 2),
-        machine_busy_pct=round(100 * busy / total, 1) if total else 0.0,
         worker_peak_rss_mb=server.peak_rss_mb(),
         note="start + stop requests counted separately" if scenario.name == "S2" else "",
     )
+
+
+def observed(
+    once: Callable[[float], dict], duration: float, server_cpu: Callable[[], float] | None
+) -> dict:
+    """One measured run, with the server's CPU seconds and how busy the machine was."""
+    cpu_before, machine = (server_cpu() if server_cpu else 0.0), machine_ticks()
+    figures = once(duration)
+    busy, total = (after - before for after, before in zip(machine_ticks(), machine, strict=True))
+    figures["server_cpu_s"] = (server_cpu() - cpu_before) if server_cpu else 0.0
+    figures["machine_busy_pct"] = round(100 * busy / total, 1) if total else 0.0
+    return figures
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median throughput (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda run: run["requests"] / run["duration_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def result_fields(figures: dict, runs: list[dict]) -> dict:
+    p50, p95, p99 = figures["latencies_ms"]
+    return {
+        "duration_s": round(figures["duration_s"], 2),
+        "requests": figures["requests"],
+        "errors": figures["errors"],
+        "requests_per_s": round(figures["requests"] / figures["duration_s"], 1),
+        "p50_ms": round(p50, 2),
+        "p95_ms": round(p95, 2),
+        "p99_ms": round(p99, 2),
+        "loadgen_cpu_s": round(figures["loadgen_cpu_s"], 2),
+        "server_cpu_s": round(figures["server_cpu_s"], 2),
+        "machine_busy_pct": figures["machine_busy_pct"],
+        "runs_requests_per_s": [round(run["requests"] / run["duration_s"], 1) for run in runs],
+    }
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -497,18 +560,14 @@ def run_scenarios(
     for scenario in scenarios:
         for clients in args.clients:
             result = measure(server, scenario, clients, args, bearers)
-            print(
-                f"{scenario.name} x{clients}: {result.requests_per_s} req/s,"
-                f" p50 {result.p50_ms} ms, errors {result.errors}",
-                file=sys.stderr,
-            )
+            report_progress(result)
             results.append(result)
     return results
 
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'scen':<5}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'scen':<5}{'data':>11}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'wrk/client cpu%':>16}{'gunicorn cpu%':>14}{'machine busy%':>14}"
         "  peak RSS/worker MB"
     )
@@ -516,7 +575,7 @@ def print_table(results: list[Result]) -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.scenario:<5}{r.clients:>8}{r.requests_per_s:>10.1f}{r.p50_ms:>9.2f}"
+            f"{r.scenario:<5}{r.dataset:>11}{r.clients:>8}{r.requests_per_s:>10.1f}{r.p50_ms:>9.2f}"
             f"{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}"
             f"{100 * r.loadgen_cpu_s / r.duration_s:>16.0f}"
             f"{100 * r.server_cpu_s / r.duration_s:>14.0f}{r.machine_busy_pct:>14.0f}"
@@ -524,21 +583,109 @@ def print_table(results: list[Result]) -> None:
         )
 
 
-def reseed(url: str) -> None:
-    command = [sys.executable, str(ROOT / "bench" / "time_entries.py"), "--database-url", url]
-    subprocess.run([*command, "--requests", "1"], cwd=ROOT, check=True)  # noqa: S603
+def ensure_dataset(url: str, name: str, force: bool) -> int:
+    """Seed the dataset through `cli.py seed` (bench/time_entries.py) unless it is there."""
+    users, days = DATASETS[name]
+    entries = 0 if force else count_entries(url, missing_ok=True)
+    if entries == 0:
+        print(f"seeding {name}: {users} users x {days} days into {url}", file=sys.stderr)
+        command = [sys.executable, str(ROOT / "bench" / "time_entries.py"), "--database-url", url]
+        command += ["--users", str(users), "--days", str(days), "--requests", "1"]
+        subprocess.run(command, cwd=ROOT, check=True)  # noqa: S603
+        entries = count_entries(url)
+    return entries
+
+
+def measure_db_floor(url: str, scenario: Scenario, args: argparse.Namespace) -> list[Result]:
+    """The SQL of an API scenario, captured from the app and replayed with psycopg."""
+    from bench import db_floor
+
+    source = SCENARIOS[scenario.floor_of]
+    user = ADMIN if source.admin else MEMBER
+    now = int(time.time())
+    claims: dict[str, object] = {"oid": user, "tid": TENANT, "iat": now, "exp": now + 3600}
+    if source.admin:
+        claims["roles"] = [ADMIN_ROLE]
+    statements = db_floor.capture(url, source.path, claims)
+    results = []
+    for clients in args.clients:
+
+        def once(seconds: float, clients: int = clients) -> dict:
+            figures = db_floor.replay(libpq_url(url), statements, clients, seconds)
+            ordered = figures.pop("latencies")
+            figures["latencies_ms"] = tuple(percentile(ordered, q) * 1000 for q in (50, 95, 99))
+            figures["errors"] = 0
+            return figures
+
+        if args.warmup > 0:
+            once(args.warmup)
+        runs = [observed(once, args.duration, None) for _ in range(args.repeat)]
+        result = Result(
+            **result_fields(median_run(runs), runs),
+            scenario=scenario.name,
+            clients=clients,
+            note=f"{len(statements)} statements per request, one transaction",
+        )
+        report_progress(result)
+        results.append(result)
+    return results
+
+
+def report_progress(result: Result) -> None:
+    print(
+        f"{result.scenario} ({result.dataset}) x{result.clients}: {result.requests_per_s} req/s,"
+        f" p50 {result.p50_ms} ms, errors {result.errors}",
+        file=sys.stderr,
+    )
+
+
+def serve_and_measure(
+    app: str,
+    url: str,
+    scenarios: list[Scenario],
+    args: argparse.Namespace,
+    catalog: dict,
+    log: Path,
+    dataset: str = "1M",
+) -> list[Result]:
+    if not scenarios:
+        return []
+    server = Server(
+        url, args.workers, args.threads, log, app, args.worker_class, tuple(args.gunicorn)
+    )
+    try:
+        results = run_scenarios(server, scenarios, args, catalog)
+    finally:
+        server.stop()
+    for result in results:
+        result.dataset = dataset
+    return results
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="the 1M-entry database")
+    parser.add_argument("--scaling-url", default=SCALING_URL, help="the 100k-entry database")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads (8)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    parser.add_argument(
+        "--gunicorn", action="append", default=[], help="one more gunicorn flag (repeatable)"
+    )
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
-    parser.add_argument("--warmup", type=float, default=1, help="seconds before each (0: none)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds before each (0: none)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per measurement; the median is reported (3)"
+    )
     parser.add_argument("--clients", default="1,16", help="comma-separated client counts")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="e.g. S1,S3")
-    parser.add_argument("--reseed", action="store_true", help="recreate and seed tt_bench first")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated, of S1-S6, F, D1, D3, D4 (default: all)",
+    )
+    parser.add_argument("--no-scaling", action="store_true", help="skip S1, S3 on 100k entries")
+    parser.add_argument("--no-peer", action="store_true", help="skip the TimeTagger peer")
+    parser.add_argument("--reseed", action="store_true", help="recreate and seed the databases")
     parser.add_argument("--output", type=Path, help="JSON file (bench/results/<timestamp>.json)")
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",")]
@@ -549,49 +696,117 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: apt-get install -y wrk")
-    if args.reseed:
-        reseed(args.database_url)
+        raise SystemExit("wrk is missing: run bench/run.sh, or apt-get install -y wrk")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     output = args.output or RESULTS / f"{stamp}.json"
+    scaling = not args.no_scaling and any(s.name in SCALING for s in args.scenarios)
+    data = {"1M": ensure_dataset(args.database_url, "1M", args.reseed)}
+    if scaling:
+        data["100k"] = ensure_dataset(args.scaling_url, "100k", args.reseed)
     migrate(args.database_url)
     remove_timer_entries(args.database_url)
-    entries = count_entries(args.database_url)
     catalog = active_catalog(args.database_url)
+    per_user = entries_per_user(args.database_url)
 
+    api = [s for s in args.scenarios if s.name.startswith("S")]
     results: list[Result] = []
-    api = [s for s in args.scenarios if s.name != "F"]
-    floor = [s for s in args.scenarios if s.name == "F"]
     try:
-        for app, scenarios in (("time_tracker_api:create_app()", api), (FLOOR_APP, floor)):
-            if scenarios:
-                log = RESULTS / f"{stamp}-{'floor' if app == FLOOR_APP else 'api'}-gunicorn.log"
-                server = Server(args.database_url, args.workers, args.threads, log, app)
-                try:
-                    results += run_scenarios(server, scenarios, args, catalog)
-                finally:
-                    server.stop()
+        results += serve_and_measure(
+            "time_tracker_api:create_app()",
+            args.database_url,
+            api,
+            args,
+            catalog,
+            RESULTS / f"{stamp}-api-gunicorn.log",
+        )
     finally:
         removed = remove_timer_entries(args.database_url)
+    results += serve_and_measure(
+        FLOOR_APP,
+        args.database_url,
+        [s for s in args.scenarios if s.name == "F"],
+        args,
+        catalog,
+        RESULTS / f"{stamp}-floor-gunicorn.log",
+    )
+    for scenario in args.scenarios:
+        if scenario.floor_of:
+            results += measure_db_floor(args.database_url, scenario, args)
+    if scaling:
+        migrate(args.scaling_url)
+        results += serve_and_measure(
+            "time_tracker_api:create_app()",
+            args.scaling_url,
+            [s for s in api if s.name in SCALING],
+            args,
+            catalog,
+            RESULTS / f"{stamp}-api-100k-gunicorn.log",
+            dataset="100k",
+        )
+    peer: dict = {}
+    if not args.no_peer:
+        from bench import peer_timetagger
+
+        peer = peer_timetagger.run_peer(
+            clients=args.clients,
+            duration=args.duration,
+            warmup=args.warmup,
+            records_per_user=round(per_user),
+            log_dir=RESULTS,
+            repeat=args.repeat,
+        )
+        for row in peer["results"]:
+            results.append(Result(**{**row, "dataset": "TimeTagger"}))
 
     print_table(results)
     report = {
         "started": stamp,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        },
+        "machine": machine_facts(),
         "server": {"workers": args.workers, "threads": args.threads, "app_env": "production"},
-        "data": {"time_entries": entries, "tenant": TENANT, "s2_entries_removed": removed},
+        "data": {
+            "time_entries": data,
+            "entries_per_user": round(per_user, 1),
+            "tenant": TENANT,
+            "s2_entries_removed": removed,
+        },
         "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "repeat": args.repeat,
         "scenarios": {s.name: s.title for s in args.scenarios},
+        "peer": {k: v for k, v in peer.items() if k != "results"},
         "results": [asdict(r) for r in results],
     }
     output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    from bench.report import render
+
+    markdown = output.with_suffix(".md")
+    markdown.write_text(render(report))
+    print(markdown.read_text())
+    print(f"written: {output.relative_to(ROOT)} and {markdown.relative_to(ROOT)}")
+
+
+def machine_facts() -> dict[str, object]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    with psycopg.connect(libpq_url(DEFAULT_URL).rsplit("/", 1)[0] + "/postgres") as connection:
+        postgres = connection.execute("SHOW server_version").fetchone()[0]
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0]  # noqa: S607
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "postgresql": postgres,
+        "wrk": wrk.strip(),
+    }
 
 
 if __name__ == "__main__":

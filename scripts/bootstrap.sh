@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this checkout: a Python 3.11 virtualenv in .venv with the pinned requirements; with
 # --system, the Debian packages the tests need (the MariaDB ODBC driver for pyodbc); with --node,
-# Node.js and the locked npm packages in node_modules (the Cosmos DB emulator, package.json).
+# Node.js and the locked npm packages in node_modules (the Cosmos DB emulator, package.json); with
+# --bench, wrk (the HTTP load generator of bench/harness.py).
 # Sourced by scripts/run.sh and scripts/test.sh; safe to run again (it only does what is missing).
 set -euo pipefail
 
@@ -10,12 +11,14 @@ VENV="$ROOT/.venv"
 STAGE="prod"
 SYSTEM=0
 NODE=0
+BENCH=0
 for arg in "$@"; do
   case "$arg" in
     --dev) STAGE="dev" ;;
     --system) SYSTEM=1 ;;
     --node) NODE=1 ;;
-    *) echo "bootstrap.sh: unknown option $arg (use --dev, --system, --node)" >&2; exit 2 ;;
+    --bench) BENCH=1 ;;
+    *) echo "bootstrap.sh: unknown option $arg (use --dev, --system, --node, --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -80,8 +83,18 @@ find_python() {
   return 1
 }
 
+install_bench_packages() {
+  command -v wrk >/dev/null 2>&1 && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap.sh: install wrk (HTTP load generator) with your package manager" >&2
+    return 1
+  fi
+  apt_install wrk
+}
+
 [ "$SYSTEM" -eq 1 ] && install_system_packages
 [ "$NODE" -eq 1 ] && install_node_packages
+[ "$BENCH" -eq 1 ] && install_bench_packages
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "Creating the virtualenv in .venv"
