@@ -63,6 +63,7 @@ DATASETS = {  # (users, days) seeded through `cli.py seed` by bench/time_entries
     "100k": (50, 730),  # the same timelines for 50 people: 104,537 entries
 }
 SCALING = ("S1", "S3")
+PAIRED = "1M paired"  # the 1M figures measured alongside the 100k ones
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -662,6 +663,77 @@ def serve_and_measure(
     return results
 
 
+def measure_scaling(
+    scenarios: list[Scenario], args: argparse.Namespace, catalog: dict, stamp: str
+) -> list[Result]:
+    """S1 and S3 on the 1M and the 100k database, their runs interleaved (1M, 100k, 1M, ...)
+    on two servers so that the machine's drift over minutes falls on both alike."""
+    app = "time_tracker_api:create_app()"
+    servers = {
+        PAIRED: Server(
+            args.database_url,
+            args.workers,
+            args.threads,
+            RESULTS / f"{stamp}-api-1M-paired-gunicorn.log",
+            app,
+            args.worker_class,
+            tuple(args.gunicorn),
+        ),
+        "100k": Server(
+            args.scaling_url,
+            args.workers,
+            args.threads,
+            RESULTS / f"{stamp}-api-100k-gunicorn.log",
+            app,
+            args.worker_class,
+            tuple(args.gunicorn),
+        ),
+    }
+    results = []
+    try:
+        for server in servers.values():
+            server.wait_ready()
+        for scenario in scenarios:
+            for clients in args.clients:
+
+                def once(
+                    seconds: float,
+                    server: Server,
+                    clients: int = clients,
+                    path: str = scenario.path,
+                ) -> dict:
+                    bearer = token(server.secret, MEMBER)
+                    return run_wrk(server.base, path, bearer, clients, seconds)
+
+                runs: dict[str, list[dict]] = {name: [] for name in servers}
+                if args.warmup > 0:
+                    for server in servers.values():
+                        once(args.warmup, server)
+                for _ in range(args.repeat):
+                    for name, server in servers.items():
+                        run = observed(
+                            lambda seconds, server=server: once(seconds, server),
+                            args.duration,
+                            server.cpu_seconds,
+                        )
+                        runs[name].append(run)
+                for name, server in servers.items():
+                    result = Result(
+                        **result_fields(median_run(runs[name]), runs[name]),
+                        scenario=scenario.name,
+                        clients=clients,
+                        worker_peak_rss_mb=server.peak_rss_mb(),
+                        dataset=name,
+                        note="runs interleaved with the other database's",
+                    )
+                    report_progress(result)
+                    results.append(result)
+    finally:
+        for server in servers.values():
+            server.stop()
+    return results
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL, help="the 1M-entry database")
@@ -735,15 +807,7 @@ def main(argv: list[str] | None = None) -> None:
             results += measure_db_floor(args.database_url, scenario, args)
     if scaling:
         migrate(args.scaling_url)
-        results += serve_and_measure(
-            "time_tracker_api:create_app()",
-            args.scaling_url,
-            [s for s in api if s.name in SCALING],
-            args,
-            catalog,
-            RESULTS / f"{stamp}-api-100k-gunicorn.log",
-            dataset="100k",
-        )
+        results += measure_scaling([s for s in api if s.name in SCALING], args, catalog, stamp)
     peer: dict = {}
     if not args.no_peer:
         from bench import peer_timetagger
