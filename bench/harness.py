@@ -39,9 +39,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import jwt
@@ -96,6 +97,7 @@ SCENARIOS = {
         Scenario("D4", "database floor of S4: its SQL run with psycopg", floor_of="S4"),
     )
 }
+API_APP = "time_tracker_api:create_app()"
 FLOOR_APP = "bench.floor_app:create_app()"
 
 
@@ -126,15 +128,9 @@ class Server:
     """gunicorn as docker-entrypoint.sh runs it, on a free loopback port."""
 
     def __init__(
-        self,
-        database_url: str,
-        workers: int,
-        threads: int,
-        log: Path,
-        app: str = "time_tracker_api:create_app()",
-        worker_class: str = "gthread",
-        extra: tuple[str, ...] = (),
+        self, database_url: str, args: argparse.Namespace, log: Path, app: str = API_APP
     ) -> None:
+        """`args`: the harness's --workers, --threads, --worker-class and --gunicorn."""
         self.port = free_port()
         self.secret = secrets.token_urlsafe(32)
         gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -144,12 +140,12 @@ class Server:
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
-            str(workers),
+            str(args.workers),
             "--threads",
-            str(threads),
+            str(args.threads),
             "--worker-class",
-            worker_class,
-            *extra,
+            args.worker_class,
+            *args.gunicorn,
             "--access-logfile",
             "-",
             "--error-logfile",
@@ -170,7 +166,7 @@ class Server:
         self.process = subprocess.Popen(  # noqa: S603 - our own server
             command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
         )
-        self.workers = workers
+        self.workers = args.workers
 
     @property
     def base(self) -> str:
@@ -259,7 +255,7 @@ def token(secret: str, user_id: str, admin: bool = False) -> str:
 WRK_SCRIPT = """\
 wrk.method = "GET"
 wrk.path = {path}
-wrk.headers["Authorization"] = {authorization}
+wrk.headers[{header}] = {value}
 wrk.headers["Accept"] = "application/json"
 
 done = function(summary, latency, requests)
@@ -277,16 +273,26 @@ def lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string of ASCII text is a valid Lua string literal
 
 
-def run_wrk(base: str, path: str, bearer: str, clients: int, duration: float) -> dict:
+Header = tuple[str, str]  # the one credential header a client sends: (name, value)
+
+
+def bearer(token_: str) -> Header:
+    return ("Authorization", f"Bearer {token_}")
+
+
+def run_wrk(base: str, path: str, header: Header, clients: int, duration: float) -> dict:
+    """GET `path` with `clients` keep-alive connections for `duration` seconds."""
+    name, value = header
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
-            WRK_SCRIPT.format(path=lua_string(path), authorization=lua_string(f"Bearer {bearer}"))
+            WRK_SCRIPT.format(
+                path=lua_string(path), header=lua_string(name), value=lua_string(value)
+            )
         )
     try:
-        threads = min(clients, os.cpu_count() or 1)
         command = [
             "wrk",
-            f"-t{threads}",
+            f"-t{min(clients, os.cpu_count() or 1)}",
             f"-c{clients}",
             f"-d{max(1, round(duration))}s",
             "--timeout",
@@ -317,7 +323,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-# --- asyncio keep-alive client: S2 --------------------------------------------------------
+# --- asyncio keep-alive clients: S2 (and TimeTagger's T2) --------------------------------
 
 
 class Connection:
@@ -330,22 +336,25 @@ class Connection:
     async def open(cls, port: int) -> Connection:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
-    async def request(self, method: str, path: str, bearer: str, body: bytes) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, header: Header, body: bytes
+    ) -> tuple[int, bytes]:
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {bearer}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header[0]}: {header[1]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         await self.writer.drain()
         status_line, *header_lines = (
             (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         )
-        headers = dict(
-            line.split(":", 1) for line in header_lines if ":" in line
-        )  # case as sent; normalised below
         length = next(
-            (int(v) for k, v in headers.items() if k.strip().lower() == "content-length"), None
+            (
+                int(value)
+                for name, _, value in (line.partition(":") for line in header_lines)
+                if name.strip().lower() == "content-length"
+            ),
+            None,
         )
         if length is None:
             raise RuntimeError(f"no Content-Length in the response to {method} {path}")
@@ -355,43 +364,18 @@ class Connection:
         self.writer.close()
 
 
-async def timer_client(
-    port: int, bearer: str, body: bytes, deadline: float, latencies: list[float]
-) -> int:
-    """Start then stop a timer until the deadline; returns the number of failed requests."""
-    connection = await Connection.open(port)
-    errors = 0
-    try:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            status, payload = await connection.request("POST", "/time-entries", bearer, body)
-            latencies.append(time.perf_counter() - started)
-            if status != 201:
-                errors += 1
-                continue
-            entry_id = json.loads(payload)["id"]
-            started = time.perf_counter()
-            status, _ = await connection.request(
-                "POST", f"/time-entries/{entry_id}/stop", bearer, b""
-            )
-            latencies.append(time.perf_counter() - started)
-            errors += status != 200
-    finally:
-        connection.close()
-    return errors
+# A client: given the deadline and the list to append each request's latency to, it sends
+# requests on its own connection until the deadline and returns how many failed.
+Client = Callable[[float, list[float]], Awaitable[int]]
 
 
-def run_timers(port: int, secret: str, catalog: dict, clients: int, duration: float) -> dict:
-    body = json.dumps({**catalog, "description": S2_MARK}).encode()
-    bearers = [token(secret, f"seed-user-{S2_FIRST_USER + n:05d}") for n in range(clients)]
+def run_clients(clients: list[Client], duration: float) -> dict:
+    """Run the clients together for `duration` seconds; their requests, latencies and CPU."""
     latencies: list[float] = []
 
     async def main() -> int:
         deadline = time.perf_counter() + duration
-        results = await asyncio.gather(
-            *(timer_client(port, bearer, body, deadline, latencies) for bearer in bearers)
-        )
-        return sum(results)
+        return sum(await asyncio.gather(*(client(deadline, latencies) for client in clients)))
 
     cpu_before, wall_before = own_cpu(), time.perf_counter()
     errors = asyncio.run(main())
@@ -404,6 +388,42 @@ def run_timers(port: int, secret: str, catalog: dict, clients: int, duration: fl
         "latencies_ms": tuple(percentile(latencies, pct) * 1000 for pct in (50, 95, 99)),
         "loadgen_cpu_s": cpu,
     }
+
+
+async def timer_client(
+    port: int, header: Header, body: bytes, deadline: float, latencies: list[float]
+) -> int:
+    """S2: start then stop a timer until the deadline; returns the number of failed requests."""
+    connection = await Connection.open(port)
+    errors = 0
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, payload = await connection.request("POST", "/time-entries", header, body)
+            latencies.append(time.perf_counter() - started)
+            if status != 201:
+                errors += 1
+                continue
+            entry_id = json.loads(payload)["id"]
+            started = time.perf_counter()
+            status, _ = await connection.request(
+                "POST", f"/time-entries/{entry_id}/stop", header, b""
+            )
+            latencies.append(time.perf_counter() - started)
+            errors += status != 200
+    finally:
+        connection.close()
+    return errors
+
+
+def run_timers(port: int, secret: str, catalog: dict, clients: int, duration: float) -> dict:
+    """S2, client n writing as seed-user-(400 + n)."""
+    body = json.dumps({**catalog, "description": S2_MARK}).encode()
+    users = [f"seed-user-{S2_FIRST_USER + n:05d}" for n in range(clients)]
+    return run_clients(
+        [partial(timer_client, port, bearer(token(secret, user)), body) for user in users],
+        duration,
+    )
 
 
 def own_cpu() -> float:
@@ -490,8 +510,8 @@ def measure(
     def once(duration: float) -> dict:
         if scenario.name == "S2":
             return run_timers(server.port, server.secret, bearers["catalog"], clients, duration)
-        bearer = bearers["admin" if scenario.admin else "member"]
-        return run_wrk(server.base, scenario.path, bearer, clients, duration)
+        header = bearer(bearers["admin" if scenario.admin else "member"])
+        return run_wrk(server.base, scenario.path, header, clients, duration)
 
     if args.warmup > 0:
         once(args.warmup)
@@ -647,20 +667,14 @@ def serve_and_measure(
     args: argparse.Namespace,
     catalog: dict,
     log: Path,
-    dataset: str = "1M",
 ) -> list[Result]:
     if not scenarios:
         return []
-    server = Server(
-        url, args.workers, args.threads, log, app, args.worker_class, tuple(args.gunicorn)
-    )
+    server = Server(url, args, log, app)
     try:
-        results = run_scenarios(server, scenarios, args, catalog)
+        return run_scenarios(server, scenarios, args, catalog)
     finally:
         server.stop()
-    for result in results:
-        result.dataset = dataset
-    return results
 
 
 def measure_scaling(
@@ -668,26 +682,9 @@ def measure_scaling(
 ) -> list[Result]:
     """S1 and S3 on the 1M and the 100k database, their runs interleaved (1M, 100k, 1M, ...)
     on two servers so that the machine's drift over minutes falls on both alike."""
-    app = "time_tracker_api:create_app()"
     servers = {
-        PAIRED: Server(
-            args.database_url,
-            args.workers,
-            args.threads,
-            RESULTS / f"{stamp}-api-1M-paired-gunicorn.log",
-            app,
-            args.worker_class,
-            tuple(args.gunicorn),
-        ),
-        "100k": Server(
-            args.scaling_url,
-            args.workers,
-            args.threads,
-            RESULTS / f"{stamp}-api-100k-gunicorn.log",
-            app,
-            args.worker_class,
-            tuple(args.gunicorn),
-        ),
+        PAIRED: Server(args.database_url, args, RESULTS / f"{stamp}-api-1M-paired-gunicorn.log"),
+        "100k": Server(args.scaling_url, args, RESULTS / f"{stamp}-api-100k-gunicorn.log"),
     }
     results = []
     try:
@@ -702,8 +699,8 @@ def measure_scaling(
                     clients: int = clients,
                     path: str = scenario.path,
                 ) -> dict:
-                    bearer = token(server.secret, MEMBER)
-                    return run_wrk(server.base, path, bearer, clients, seconds)
+                    header = bearer(token(server.secret, MEMBER))
+                    return run_wrk(server.base, path, header, clients, seconds)
 
                 runs: dict[str, list[dict]] = {name: [] for name in servers}
                 if args.warmup > 0:
@@ -785,7 +782,7 @@ def main(argv: list[str] | None = None) -> None:
     results: list[Result] = []
     try:
         results += serve_and_measure(
-            "time_tracker_api:create_app()",
+            API_APP,
             args.database_url,
             api,
             args,

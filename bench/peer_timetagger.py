@@ -41,7 +41,6 @@ after seeding so it covers serving only). The keys of each result are bench.harn
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import calendar
 import json
@@ -58,6 +57,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,104 +367,18 @@ def seed(base: str, tokens: dict[str, str], per_user: int, seed_value: int) -> d
     }
 
 
-# --- T1 with wrk --------------------------------------------------------------------------
-
-WRK_SCRIPT = """\
-wrk.method = "GET"
-wrk.path = {path}
-wrk.headers["authtoken"] = {token}
-wrk.headers["Accept"] = "application/json"
-
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "WRK_RESULT %d %d %d %d %.0f %.0f %.0f\\n",
-    summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
-end
-"""
+# --- T1 (wrk) and T2 (asyncio clients) through the harness's load generators --------------
 
 
-def run_wrk(base: str, path: str, token: str, clients: int, duration: float) -> dict:
-    """As harness.run_wrk, with TimeTagger's `authtoken` header instead of a bearer token."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            WRK_SCRIPT.format(path=harness.lua_string(path), token=harness.lua_string(token))
-        )
-    try:
-        command = [
-            "wrk",
-            f"-t{min(clients, os.cpu_count() or 1)}",
-            f"-c{clients}",
-            f"-d{max(1, round(duration))}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-            script.name,
-            base,
-        ]
-        before = harness.children_cpu()
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-        cpu = harness.children_cpu() - before
-    finally:
-        os.unlink(script.name)
-    line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT"))
-    requests, duration_us, socket_errors, status_errors, p50, p95, p99 = map(int, line.split()[1:])
-    return {
-        "requests": requests,
-        "duration_s": duration_us / 1e6,
-        "errors": socket_errors + status_errors,
-        "latencies_ms": (p50 / 1000, p95 / 1000, p99 / 1000),
-        "loadgen_cpu_s": cpu,
-    }
-
-
-# --- T2 with an asyncio keep-alive client -------------------------------------------------
-
-
-class Connection:
-    """One HTTP/1.1 keep-alive connection sending `authtoken`; bodies with Content-Length."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def request(self, method: str, path: str, token: str, body: bytes) -> tuple[int, bytes]:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nauthtoken: {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
-        await self.writer.drain()
-        status_line, *header_lines = (
-            (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        )
-        length = next(
-            (
-                int(value)
-                for name, _, value in (line.partition(":") for line in header_lines)
-                if name.strip().lower() == "content-length"
-            ),
-            None,
-        )
-        if length is None:
-            raise RuntimeError(f"no Content-Length in the response to {method} {path}")
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
+def auth(token: str) -> harness.Header:
+    return ("authtoken", token)
 
 
 async def timer_client(
     port: int, token: str, scenario: str, deadline: float, latencies: list[float]
 ) -> int:
     """T2 (start, stop) or T2c (one finished record) until the deadline; returns errors."""
-    connection = await Connection.open(port)
+    connection = await harness.Connection.open(port)
     keys = random.Random()  # fresh keys each run: a repeated key would update, not create
     path = f"{PREFIX}/records"
     errors = 0
@@ -472,7 +386,7 @@ async def timer_client(
     async def put(key: str, t1: int, t2: int, mt: int) -> bool:
         body = json.dumps([record(key, t1, t2, mt, T2_TAGS)]).encode()
         started = time.perf_counter()
-        status, payload = await connection.request("PUT", path, token, body)
+        status, payload = await connection.request("PUT", path, auth(token), body)
         latencies.append(time.perf_counter() - started)
         return put_ok(status, payload, [key])
 
@@ -493,26 +407,9 @@ async def timer_client(
 
 
 def run_timers(port: int, tokens: list[str], scenario: str, duration: float) -> dict:
-    latencies: list[float] = []
-
-    async def main() -> int:
-        deadline = time.perf_counter() + duration
-        results = await asyncio.gather(
-            *(timer_client(port, token, scenario, deadline, latencies) for token in tokens)
-        )
-        return sum(results)
-
-    cpu_before, wall_before = harness.own_cpu(), time.perf_counter()
-    errors = asyncio.run(main())
-    elapsed, cpu = time.perf_counter() - wall_before, harness.own_cpu() - cpu_before
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "duration_s": elapsed,
-        "errors": errors,
-        "latencies_ms": tuple(harness.percentile(latencies, pct) * 1000 for pct in (50, 95, 99)),
-        "loadgen_cpu_s": cpu,
-    }
+    return harness.run_clients(
+        [partial(timer_client, port, token, scenario) for token in tokens], duration
+    )
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -535,7 +432,7 @@ def measure(
 
     def once(seconds: float) -> dict:
         if scenario == "T1":
-            return run_wrk(server.base, t1_path, tokens[READER], clients, seconds)
+            return harness.run_wrk(server.base, t1_path, auth(tokens[READER]), clients, seconds)
         return run_timers(server.port, timer_tokens, scenario, seconds)
 
     if warmup > 0:

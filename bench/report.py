@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+Row = dict[str, Any]  # one result of a run
 RSS_LIMIT_MB = 150
 FLOOR_FACTOR = 2.0
 SCALING_FACTOR = 1.3
@@ -79,24 +81,36 @@ def _ratios(get: Any, clients: list[int]) -> list[str]:
                     f"| {api['p50_ms'] / (framework['p50_ms'] + database['p50_ms']):.2f} "
                     f"| {api['requests_per_s'] / database['requests_per_s']:.2f} (vs {floor}) |"
                 )
+    for ours, theirs, n, api, peer in _peer_pairs(get, clients):
+        out.append(
+            f"| {ours} | TimeTagger {theirs} | {n} | {api['p50_ms'] / peer['p50_ms']:.2f} "
+            f"| {api['requests_per_s'] / peer['requests_per_s']:.2f} |"
+        )
+    for scenario, n, big, small in _scaling_pairs(get, clients):
+        out.append(
+            f"| {scenario} at 1M | {scenario} at 100k | {n} "
+            f"| {big['p50_ms'] / small['p50_ms']:.2f} "
+            f"| {big['requests_per_s'] / small['requests_per_s']:.2f} |"
+        )
+    return out
+
+
+def _peer_pairs(get: Any, clients: list[int]) -> Iterator[tuple[str, str, int, Row, Row]]:
+    """Our scenario and TimeTagger's comparable one, at each client count measured for both."""
     for ours, theirs in PEER.items():
         for n in clients:
             api, peer = get(ours, n), get(theirs, n, "TimeTagger")
             if api and peer:
-                out.append(
-                    f"| {ours} | TimeTagger {theirs} | {n} | {api['p50_ms'] / peer['p50_ms']:.2f} "
-                    f"| {api['requests_per_s'] / peer['requests_per_s']:.2f} |"
-                )
+                yield ours, theirs, n, api, peer
+
+
+def _scaling_pairs(get: Any, clients: list[int]) -> Iterator[tuple[str, int, Row, Row]]:
+    """S1 and S3 at 1M (the runs paired with 100k's when there are) and at 100k."""
     for scenario in ("S1", "S3"):
         for n in clients:
             big, small = get(scenario, n, PAIRED) or get(scenario, n), get(scenario, n, "100k")
             if big and small:
-                out.append(
-                    f"| {scenario} at 1M | {scenario} at 100k | {n} "
-                    f"| {big['p50_ms'] / small['p50_ms']:.2f} "
-                    f"| {big['requests_per_s'] / small['requests_per_s']:.2f} |"
-                )
-    return out
+                yield scenario, n, big, small
 
 
 def _verdict(ok: bool) -> str:
@@ -113,26 +127,20 @@ def _targets(rows: list[dict[str, Any]], get: Any, clients: list[int]) -> list[s
             f"≤ 2 × ({framework['p50_ms']:.2f} + {database['p50_ms']:.2f}) = {limit:.2f} ms: "
             + _verdict(s1["p50_ms"] <= limit)
         )
-    for scenario in ("S1", "S3"):
-        for n in clients:
-            big, small = get(scenario, n, PAIRED) or get(scenario, n), get(scenario, n, "100k")
-            if big and small:
-                ratio = big["p50_ms"] / small["p50_ms"]
-                out.append(
-                    f"- {scenario} at 1M within 1.3× of 100k, {n} client(s): p50 "
-                    f"{big['p50_ms']:.2f} / {small['p50_ms']:.2f} ms = {ratio:.2f}× (req/s "
-                    f"{big['requests_per_s']:.1f} vs {small['requests_per_s']:.1f}): "
-                    + _verdict(ratio <= SCALING_FACTOR)
-                )
-    for ours, theirs in PEER.items():
-        for n in clients:
-            api, peer = get(ours, n), get(theirs, n, "TimeTagger")
-            if api and peer:
-                out.append(
-                    f"- {ours} throughput ≥ TimeTagger {theirs}, {n} client(s): "
-                    f"{api['requests_per_s']:.1f} vs {peer['requests_per_s']:.1f} req/s: "
-                    + _verdict(api["requests_per_s"] >= peer["requests_per_s"])
-                )
+    for scenario, n, big, small in _scaling_pairs(get, clients):
+        ratio = big["p50_ms"] / small["p50_ms"]
+        out.append(
+            f"- {scenario} at 1M within 1.3× of 100k, {n} client(s): p50 "
+            f"{big['p50_ms']:.2f} / {small['p50_ms']:.2f} ms = {ratio:.2f}× (req/s "
+            f"{big['requests_per_s']:.1f} vs {small['requests_per_s']:.1f}): "
+            + _verdict(ratio <= SCALING_FACTOR)
+        )
+    for ours, theirs, n, api, peer in _peer_pairs(get, clients):
+        out.append(
+            f"- {ours} throughput ≥ TimeTagger {theirs}, {n} client(s): "
+            f"{api['requests_per_s']:.1f} vs {peer['requests_per_s']:.1f} req/s: "
+            + _verdict(api["requests_per_s"] >= peer["requests_per_s"])
+        )
     api_rss = [mb for r in rows if r["scenario"].startswith("S") for mb in r["worker_peak_rss_mb"]]
     if api_rss:
         out.append(
