@@ -98,11 +98,7 @@ def _compile_field(key: str, field: Any) -> Getter:
 
         def nested_output(obj: Any) -> Any:
             value = _value(obj, attribute)
-            if value is None:
-                return fallback(obj)
-            if isinstance(value, (list, tuple)):
-                return [nested(item) for item in value]
-            return nested(value)
+            return fallback(obj) if value is None else nested(value)
 
         return nested_output
 
@@ -197,19 +193,17 @@ class Namespace(flask_restx.Namespace):
             with_masks = documented(func)  # restx's wrapper: the docs, and masks when asked
             if not plain:
                 return with_masks
-            serializers: list[Serializer] = []
+            serialize = compile_model(fields)
 
             @functools.wraps(with_masks)
             def wrapper(*args: Any, **kw: Any) -> Any:
                 if request.headers.get(current_app.config["RESTX_MASK_HEADER"]):
                     return with_masks(*args, **kw)
-                if not serializers:
-                    serializers.append(compile_model(fields))
                 response = func(*args, **kw)
                 if isinstance(response, tuple):
                     data, status, headers = unpack(response)
-                    return serializers[0](data), status, headers
-                return serializers[0](response)
+                    return serialize(data), status, headers
+                return serialize(response)
 
             return wrapper
 

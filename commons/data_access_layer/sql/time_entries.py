@@ -62,32 +62,16 @@ def _entries_with_names() -> sa.Select[Any]:
         activity.c.name.label("activity_name"),
         customer.c.name.label("customer_name"),
     ).select_from(
-        entries.outerjoin(
-            project,
-            sa.and_(
-                project.c.tenant_id == entries.c.tenant_id,
-                project.c.id == entries.c.project_id,
-            ),
-        )
-        .outerjoin(
-            customer,
-            sa.and_(
-                customer.c.tenant_id == entries.c.tenant_id,
-                customer.c.id == project.c.customer_id,
-            ),
-        )
-        .outerjoin(
-            activity,
-            sa.and_(
-                activity.c.tenant_id == entries.c.tenant_id,
-                activity.c.id == entries.c.activity_id,
-            ),
-        )
-        .outerjoin(
-            users,
-            sa.and_(users.c.tenant_id == entries.c.tenant_id, users.c.id == entries.c.owner_id),
-        )
+        entries.outerjoin(project, _same_tenant(project, entries.c.project_id))
+        .outerjoin(customer, _same_tenant(customer, project.c.customer_id))
+        .outerjoin(activity, _same_tenant(activity, entries.c.activity_id))
+        .outerjoin(users, _same_tenant(users, entries.c.owner_id))
     )
+
+
+def _same_tenant(table: sa.Table, reference: sa.Column[Any]) -> sa.ColumnElement[bool]:
+    """The join to the row of `table` that `reference` names, in the entry's tenant."""
+    return sa.and_(table.c.tenant_id == entries.c.tenant_id, table.c.id == reference)
 
 
 class SqlTimeEntryRepository:
