@@ -589,7 +589,7 @@ def run_scenarios(
 def print_table(results: list[Result]) -> None:
     header = (
         f"{'scen':<5}{'data':>11}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'wrk/client cpu%':>16}{'gunicorn cpu%':>14}{'machine busy%':>14}"
+        f"{'errors':>8}{'load gen cpu%':>16}{'server cpu%':>14}{'machine busy%':>14}"
         "  peak RSS/worker MB"
     )
     print(header)

@@ -527,24 +527,6 @@ def run_peer(
     }
 
 
-def print_table(results: list[dict]) -> None:
-    header = (
-        f"{'scen':<5}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'loadgen cpu%':>13}{'server cpu%':>12}{'machine busy%':>14}"
-        "  peak RSS MB"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r['scenario']:<5}{r['clients']:>8}{r['requests_per_s']:>10.1f}{r['p50_ms']:>9.2f}"
-            f"{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
-            f"{100 * r['loadgen_cpu_s'] / r['duration_s']:>13.0f}"
-            f"{100 * r['server_cpu_s'] / r['duration_s']:>12.0f}{r['machine_busy_pct']:>14.0f}"
-            f"  {r['worker_peak_rss_mb']}"
-        )
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
@@ -566,7 +548,7 @@ def main(argv: list[str] | None = None) -> None:
         scenarios=tuple(s.strip() for s in args.scenarios.split(",")),
         repeat=args.repeat,
     )
-    print_table(report["results"])
+    harness.print_table([harness.Result(**row) for row in report["results"]])
     print(json.dumps(report, indent=2))
 
 
