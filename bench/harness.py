@@ -187,36 +187,15 @@ class Server:
         raise SystemExit(f"gunicorn did not answer /health in {timeout} s; see {self.log}")
 
     def worker_pids(self) -> list[int]:
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    pids.append(int(entry.name))
-        return sorted(pids)
+        return children_of(self.process.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and its live workers."""
-        total = 0
-        for pid in (self.process.pid, *self.worker_pids()):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / CLOCK_TICKS
+        return cpu_seconds([self.process.pid, *self.worker_pids()])
 
     def peak_rss_mb(self) -> list[float]:
         """VmHWM (peak resident set) of each worker, in MB."""
-        peaks = []
-        for pid in self.worker_pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(round(int(line.split()[1]) / 1024, 1))
-        return peaks
+        return [round(kb / 1024, 1) for kb in status_field(self.worker_pids(), "VmHWM")]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -227,6 +206,46 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self._log_file.close()
+
+
+# --- processes, from /proc ----------------------------------------------------------------
+
+
+def children_of(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (all their threads); gone ones count nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def status_field(pids: list[int], name: str) -> list[int]:
+    """A numeric field of /proc/<pid>/status (e.g. VmHWM in kB, Threads) for each process."""
+    values = []
+    for pid in pids:
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        values += [int(line.split()[1]) for line in lines if line.startswith(f"{name}:")]
+    return values
 
 
 def free_port() -> int:

@@ -189,37 +189,13 @@ class PeerServer:
 
     def pids(self) -> list[int]:
         """The server process and any children (uvicorn runs one process: no children)."""
-        pids = [self.process.pid]
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    pids.append(int(entry.name))
-        return pids
+        return [self.process.pid, *harness.children_of(self.process.pid)]
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the process (all its threads, live and exited) and children."""
-        total = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / harness.CLOCK_TICKS
+        return harness.cpu_seconds(self.pids())
 
     def status_field(self, name: str) -> list[int]:
-        values = []
-        for pid in self.pids():
-            try:
-                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-            except OSError:
-                continue
-            values += [int(line.split()[1]) for line in lines if line.startswith(f"{name}:")]
-        return values
+        return harness.status_field(self.pids(), name)
 
     def peak_rss_mb(self) -> list[float]:
         return [round(kb / 1024, 1) for kb in self.status_field("VmHWM")]
