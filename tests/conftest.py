@@ -7,13 +7,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
+import time_machine
 from werkzeug.serving import make_server
 
 from tests.backends import BACKENDS, create_cosmos_database, create_database, unavailable
+from tests.clocks import CLOCKS
 from tests.cosmos_emulator import Emulator, EmulatorUnavailable, start_emulator
 from time_tracker_api import create_app
 from time_tracker_api.config import TEST_JWT_SECRET, config_for_tests
@@ -68,6 +71,17 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
+@pytest.fixture(params=list(CLOCKS))
+def clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """ "Now" for a time-sensitive test: the real clock, or one of tests/clocks.py, ticking."""
+    moment = CLOCKS[request.param]
+    if moment is None:
+        yield datetime.now(UTC)
+        return
+    with time_machine.travel(moment, tick=True):
+        yield moment
+
+
 @pytest.fixture
 def tenant() -> str:
     """A tenant of its own for each test: tenancy keeps tests apart on a shared database."""
@@ -101,7 +115,12 @@ class Caller:
         self.client = client
         self.tenant_id = tenant_id
         self.user_id = user_id
-        self.token = make_token(tenant_id, user_id, groups)
+        self.groups = groups
+
+    @property
+    def token(self) -> str:
+        # Minted per request, so that a test under a frozen clock sends a token valid then.
+        return make_token(self.tenant_id, self.user_id, self.groups)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}

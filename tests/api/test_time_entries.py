@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -129,7 +131,7 @@ def test_a_created_entry_answers_every_field(admin, member, work):
     assert read(member, body) == body
 
 
-def test_an_entry_without_end_runs_and_starts_now_by_default(member, work):
+def test_an_entry_without_end_runs_and_starts_now_by_default(member, work, clock):
     before = datetime.now(UTC)
     body = create_entry(member, work)
     after = datetime.now(UTC)
@@ -266,7 +268,7 @@ def test_an_entry_must_end_after_it_started(member, work, end):
     assert "end_date" in response.json["errors"]
 
 
-def test_an_entry_cannot_end_in_the_future(member, work):
+def test_an_entry_cannot_end_in_the_future(member, work, clock):
     now = datetime.now(UTC)
 
     response = post_entry(member, work, now - timedelta(hours=1), now + timedelta(minutes=5))
@@ -275,7 +277,7 @@ def test_an_entry_cannot_end_in_the_future(member, work):
     assert "end_date" in response.json["errors"]
 
 
-def test_an_end_within_the_clock_leeway_is_accepted(member, work):
+def test_an_end_within_the_clock_leeway_is_accepted(member, work, clock):
     now = datetime.now(UTC)
 
     create_entry(member, work, now - timedelta(hours=1), now + timedelta(seconds=30))
@@ -424,7 +426,7 @@ def test_without_the_flag_the_same_update_fails_and_changes_nothing(member, work
 # Stop and restart
 
 
-def test_stop_ends_a_running_entry_now(member, work):
+def test_stop_ends_a_running_entry_now(member, work, clock):
     entry = create_entry(member, work, datetime.now(UTC) - timedelta(hours=1))
 
     before = datetime.now(UTC)
@@ -613,7 +615,7 @@ def test_another_users_running_entry_is_not_mine(member, colleague, work):
 # Lists
 
 
-def test_the_list_defaults_to_the_current_month(member, work):
+def test_the_list_defaults_to_the_current_month(member, work, clock):
     month_start = current_month_window(datetime.now(UTC), UTC).start
     last_month = create_entry(member, work, month_start - timedelta(hours=1), month_start)
     running = create_entry(member, work, month_start)
@@ -798,10 +800,10 @@ def noon_offset_hours(now: datetime) -> int:
 
 
 def zone_query(parameter: str, hours: int) -> str:
-    """The summary's zone parameter for UTC+hours, in each spelling the API accepts."""
+    """The summary's zone parameter for UTC+hours, in each spelling the API accepts, encoded."""
     if parameter == "timezone":
-        return f"timezone=Etc/GMT{-hours:+d}"  # POSIX sign: Etc/GMT-3 is UTC+3
-    return f"{parameter}={-hours * 60}"  # JavaScript sign: UTC+3 is -180
+        return urlencode({"timezone": f"Etc/GMT{-hours:+d}"})  # POSIX sign: Etc/GMT-3 is UTC+3
+    return urlencode({parameter: -hours * 60})  # JavaScript sign: UTC+3 is -180
 
 
 def total_seconds(parts: dict[str, int]) -> int:
@@ -815,13 +817,13 @@ def summary(caller: Caller, query: str = "") -> dict:
     return response.json
 
 
-def test_the_summary_of_nothing_is_zero(member):
+def test_the_summary_of_nothing_is_zero(member, clock):
     zero = {"hours": 0, "minutes": 0, "seconds": 0}
 
     assert summary(member) == {"day": zero, "week": zero, "month": zero}
 
 
-def test_the_summary_splits_worked_time_into_hours_minutes_and_seconds(member, work):
+def test_the_summary_splits_worked_time_into_hours_minutes_and_seconds(member, work, clock):
     now = datetime.now(UTC).replace(microsecond=0)
     hours = noon_offset_hours(now)
     create_entry(member, work, now - timedelta(hours=3), now - timedelta(minutes=45))
@@ -836,7 +838,7 @@ def test_the_summary_splits_worked_time_into_hours_minutes_and_seconds(member, w
     }
 
 
-def test_a_running_entry_counts_until_now(member, work):
+def test_a_running_entry_counts_until_now(member, work, clock):
     now = datetime.now(UTC)
     hours = noon_offset_hours(now)
     start = now - timedelta(hours=1)
@@ -850,7 +852,9 @@ def test_a_running_entry_counts_until_now(member, work):
 
 
 @pytest.mark.parametrize("parameter", ["timezone_offset", "time_offset", "timezone"])
-def test_entries_crossing_a_boundary_count_only_their_part_inside_it(member, work, parameter):
+def test_entries_crossing_a_boundary_count_only_their_part_inside_it(
+    member, work, parameter, clock
+):
     now = datetime.now(UTC).replace(microsecond=0)
     hours = noon_offset_hours(now)
     zone = timezone(timedelta(hours=hours))
@@ -870,6 +874,42 @@ def test_entries_crossing_a_boundary_count_only_their_part_inside_it(member, wor
         for name, window in windows.items()
     }
     assert expected["day"] == 30 * 60
+    assert {name: total_seconds(parts) for name, parts in worked.items()} == expected
+
+
+def local_windows(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime, datetime]]:
+    """Today, this week (from Monday) and this month in `zone`, worked out from the wall clock."""
+
+    def midnight(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return {
+        "day": (midnight(today), midnight(today + timedelta(days=1))),
+        "week": (midnight(monday), midnight(monday + timedelta(days=7))),
+        "month": (midnight(first), midnight(following)),
+    }
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "Europe/Berlin", "America/Bogota", "Asia/Kolkata", "Pacific/Kiritimati"]
+)
+def test_the_summary_counts_the_last_forty_hours_into_the_callers_calendar(
+    member, work, clock, zone
+):
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = now - timedelta(hours=40), now - timedelta(seconds=1)
+    create_entry(member, work, start, end)
+
+    worked = summary(member, urlencode({"timezone": zone}))
+
+    expected = {
+        name: max(0, (min(end, window_end) - max(start, window_start)).total_seconds())
+        for name, (window_start, window_end) in local_windows(now, ZoneInfo(zone)).items()
+    }
     assert {name: total_seconds(parts) for name, parts in worked.items()} == expected
 
 
