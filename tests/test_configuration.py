@@ -196,3 +196,25 @@ def test_importing_the_product_does_no_network_io(tmp_path):
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 10
     assert not any(tmp_path.iterdir()), "importing must not create files either"
+
+
+# Limits
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(None, 1024 * 1024), ("2048", 2048), ("  4096 ", 4096)]
+)
+def test_the_request_body_limit_comes_from_max_request_bytes(value, expected):
+    environ = {"APP_ENV": "test"} | ({"MAX_REQUEST_BYTES": value} if value else {})
+
+    config = Config.from_env(environ)
+
+    assert config.max_request_bytes == expected
+    assert not config.problems
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1MB", "1e6"])
+def test_an_unusable_max_request_bytes_is_named_as_a_problem(value):
+    config = Config.from_env({"APP_ENV": "test", "MAX_REQUEST_BYTES": value})
+
+    assert any(problem.startswith("MAX_REQUEST_BYTES") for problem in config.problems)

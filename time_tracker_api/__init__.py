@@ -13,10 +13,10 @@ from flask_cors import CORS
 
 from commons.bootstrap import create_feature_toggles, create_storage
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
-from time_tracker_api import security
+from time_tracker_api import security, validation
 from time_tracker_api.api import create_api
 from time_tracker_api.config import Config
-from time_tracker_api.errors import error_response
+from time_tracker_api.errors import error_response, too_large
 
 logger = logging.getLogger("time_tracker_api")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -43,12 +43,16 @@ def _refuse_to_start(reason: str) -> NoReturn:
 
 def _build_app(config: Config) -> Flask:
     app = Flask(__name__, instance_path=str(config.instance_path))
+    # `/time-entries/running/` is the same route as `/time-entries/running`, not a 404.
+    app.url_map.strict_slashes = False
     app.config.update(
         TIME_TRACKER=config,
         RESTX_MASK_SWAGGER=False,
         RESTX_ERROR_404_HELP=False,
         PROPAGATE_EXCEPTIONS=False,
         JSON_SORT_KEYS=False,
+        # Werkzeug stops reading a body without Content-Length here (413).
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
     )
     app.extensions["storage"] = storage = create_storage(
         config.storage, default_sql_url=config.default_sql_url
@@ -64,7 +68,9 @@ def _build_app(config: Config) -> Flask:
     if config.cors_origins:
         CORS(app, origins=list(config.cors_origins), expose_headers=["X-Request-ID"])
     _add_request_ids(app)
+    _limit_request_size(app, config.max_request_bytes)
     security.init_app(app, config.jwt)
+    validation.init_app(app)
     app.register_error_handler(Exception, error_response)
     create_api().init_app(app)
     if config.environment == "development":
@@ -82,6 +88,14 @@ def _add_request_ids(app: Flask) -> None:
     def return_request_id(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
         return response
+
+
+def _limit_request_size(app: Flask, limit: int) -> None:
+    @app.before_request
+    def refuse_large_bodies() -> None:
+        # Refused from the header, before the body is read or the token verified.
+        if (request.content_length or 0) > limit:
+            raise too_large(limit)
 
 
 def _configure_logging() -> None:

@@ -65,6 +65,7 @@ def register_catalog_resources(
         @ns.marshal_with(output, code=201)
         @_doc(f"Create a {label} ({who})")
         def post(self) -> Any:
+            catalog.require_may_create(principal(), kind)
             return catalog.create_item(storage(), kind, principal(), json_body(payload)), 201
 
     @ns.param("id", f"The {label} id (a UUID)")
@@ -84,6 +85,7 @@ def register_catalog_resources(
         @ns.marshal_with(output)
         @_doc(f"Update some fields of a {label} (admins)")
         def put(self, id: str) -> Any:
+            catalog.require_admin(principal(), kind)
             changes = json_body(payload, partial=True)
             return catalog.update_item(storage(), kind, principal(), _item_id(id), changes)
 

@@ -15,6 +15,7 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = REPOSITORY_ROOT / "instance"
 DEV_SECRET_FILE = "dev-jwt-secret"
 ENVIRONMENTS = ("development", "production", "test")
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 TEST_JWT_SECRET = "test-only-secret-never-used-outside-the-test-suite"
 
 
@@ -48,6 +49,7 @@ class Config:
     feature_flags_file: str | None = None
     feature_flags_refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     auto_migrate: bool = False
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     problems: tuple[str, ...] = ()
 
     @property
@@ -91,6 +93,10 @@ class Config:
         )
         if refresh is None:
             problems.append("FEATURE_FLAGS_REFRESH_SECONDS (must be a number of seconds)")
+        max_request_bytes = get("MAX_REQUEST_BYTES") or str(DEFAULT_MAX_REQUEST_BYTES)
+        if not max_request_bytes.isdigit() or int(max_request_bytes) == 0:
+            problems.append("MAX_REQUEST_BYTES (must be a positive whole number of bytes)")
+            max_request_bytes = str(DEFAULT_MAX_REQUEST_BYTES)
         if environment == "production":
             if not jwt.configured:
                 problems.append("JWT_SECRET_KEY (or JWT_JWKS_URI / JWT_ISSUER)")
@@ -112,6 +118,7 @@ class Config:
             feature_flags_file=get("FEATURE_FLAGS_FILE"),
             feature_flags_refresh_seconds=DEFAULT_REFRESH_SECONDS if refresh is None else refresh,
             auto_migrate=storage.backend == "sql" and (not sql_url or sql_url.startswith("sqlite")),
+            max_request_bytes=int(max_request_bytes),
             problems=tuple(problems),
         )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Response, g, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Response, current_app, g, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from commons.domain import exceptions as domain
 
@@ -20,6 +20,7 @@ STATUS = {
     domain.NotFound: 404,
     domain.AlreadyExists: 409,
     domain.Conflict: 409,
+    domain.PayloadTooLarge: 413,
     domain.Unprocessable: 422,
     domain.StorageUnavailable: 503,
 }
@@ -27,12 +28,20 @@ STATUS = {
 
 def error_response(error: BaseException) -> Response:
     """The JSON response for any exception; never a stack trace or a driver message."""
+    if isinstance(error, RequestEntityTooLarge):  # a body without Content-Length grew too big
+        error = too_large(current_app.config["MAX_CONTENT_LENGTH"])
     if isinstance(error, domain.DomainError):
         return _domain_response(error)
     if isinstance(error, HTTPException):
         return _http_response(error)
     logger.exception("Unexpected error (request id %s)", g.get("request_id", "-"), exc_info=error)
     return body(500, "An unexpected error occurred", "internal_error")
+
+
+def too_large(limit: int) -> domain.PayloadTooLarge:
+    return domain.PayloadTooLarge(
+        f"The request body is larger than {limit} bytes", {"body": f"must be at most {limit} bytes"}
+    )
 
 
 def body(status: int, message: str, code: str, errors: dict | None = None) -> Response:

@@ -14,9 +14,17 @@ import jwt
 from flask import Flask, current_app, g, request
 
 from commons.domain.exceptions import AuthenticationUnavailable, Unauthenticated
-from commons.domain.principal import GROUPS, Identity
+from commons.domain.principal import (
+    EMAIL_MAX_LENGTH,
+    GROUPS,
+    TENANT_ID_MAX_LENGTH,
+    USER_ID_MAX_LENGTH,
+    USER_NAME_MAX_LENGTH,
+    Identity,
+)
 from commons.services.users import resolve_principal
 from time_tracker_api.config import JwtSettings
+from time_tracker_api.validation import text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +32,20 @@ SYMMETRIC_ALGORITHMS = ("HS256",)
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512")
 PUBLIC_PATHS = {"/", "/swagger.json", "/health", "/ready"}
 B2C_ISSUER = re.compile(r"^https://[^/]+\.b2clogin\.com/([0-9a-fA-F-]{36})/v2\.0/?$")
-MAX_ID_LENGTH = {"tenant": 64, "user": 128}
+# Claims read from a token and the JSON type each must have; any other type is refused (401).
+STRING_CLAIMS = (
+    "oid",
+    "sub",
+    "tid",
+    "iss",
+    "email",
+    "preferred_username",
+    "name",
+    "given_name",
+    "family_name",
+    "extension_role",
+)
+STRING_LIST_CLAIMS = ("emails", "roles")
 
 
 class JwksKeys:
@@ -156,32 +177,50 @@ class TokenVerifier:
 
 def identity_from_claims(claims: dict[str, Any]) -> Identity:
     """Tenant, user, email, name and groups from Azure AD B2C, Entra ID or our own tokens."""
+    _check_claim_types(claims)
     user_id = claims.get("oid") or claims.get("sub")
     tenant_id = claims.get("tid") or _b2c_tenant(claims.get("iss"))
-    if not isinstance(user_id, str) or not user_id:
+    if not user_id:
         raise Unauthenticated("The token has no user id claim (oid or sub)")
-    if not isinstance(tenant_id, str) or not tenant_id:
+    if not tenant_id:
         raise Unauthenticated("The token has no tenant id claim (tid or a B2C issuer)")
-    if len(tenant_id) > MAX_ID_LENGTH["tenant"] or len(user_id) > MAX_ID_LENGTH["user"]:
+    if len(tenant_id) > TENANT_ID_MAX_LENGTH or len(user_id) > USER_ID_MAX_LENGTH:
         raise Unauthenticated("The token's tenant or user id is too long")
     emails = claims.get("emails")
     email = (
-        (emails[0] if isinstance(emails, list) and emails else None)
-        or claims.get("email")
-        or claims.get("preferred_username")
+        (emails[0] if emails else None) or claims.get("email") or claims.get("preferred_username")
     )
+    if email is not None and len(email) > EMAIL_MAX_LENGTH:
+        raise Unauthenticated(f"The token's email is longer than {EMAIL_MAX_LENGTH} characters")
     name = claims.get("name") or " ".join(
         part for part in (claims.get("given_name"), claims.get("family_name")) if part
     )
-    roles = claims.get("roles")
-    claimed = {claims.get("extension_role")} | set(roles if isinstance(roles, list) else [])
+    claimed = {claims.get("extension_role"), *(claims.get("roles") or ())}
     return Identity(
         tenant_id=tenant_id,
         user_id=user_id,
-        email=email if isinstance(email, str) else None,
-        name=name if isinstance(name, str) and name else None,
+        email=email or None,
+        # A display name is shortened rather than refused: it only labels the user.
+        name=name[:USER_NAME_MAX_LENGTH] or None,
         token_groups=frozenset(group for group in GROUPS if group in claimed),
     )
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """Refuse a claim of the wrong JSON type or with text no storage keeps (NUL, surrogates)."""
+    for name in (*STRING_CLAIMS, *STRING_LIST_CLAIMS):
+        value = claims.get(name)
+        if value is None:
+            continue
+        many = name in STRING_LIST_CLAIMS
+        texts = value if many and isinstance(value, list) else [value]
+        if not all(isinstance(text, str) for text in texts) or (many and texts is not value):
+            kind = "a list of strings" if many else "a string"
+            raise Unauthenticated(f"The token's {name!r} claim must be {kind}")
+        for text in texts:
+            problem = text_problem(text)
+            if problem:
+                raise Unauthenticated(f"The token's {name!r} claim {problem}")
 
 
 def _b2c_tenant(issuer: object) -> str | None:
@@ -216,4 +255,6 @@ def init_app(app: Flask, settings: JwtSettings) -> None:
 
 
 def _is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith("/swaggerui/")
+    return (
+        path in PUBLIC_PATHS or path.rstrip("/") in PUBLIC_PATHS or path.startswith("/swaggerui/")
+    )

@@ -65,6 +65,11 @@ class StorageUnavailable(DomainError):
         self.detail = detail  # for operators (logs, the CLI); never sent to a client
 
 
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    default_message = "The request body is too large"
+
+
 class Unauthenticated(DomainError):
     code = "invalid_token"
     default_message = "A valid bearer token is required"

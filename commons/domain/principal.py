@@ -8,6 +8,11 @@ ADMIN_GROUP = "time-tracker-admin"
 TESTER_GROUP = "time-tracker-tester"
 GROUPS = (ADMIN_GROUP, TESTER_GROUP)
 ROLE_GROUPS = {"admin": ADMIN_GROUP, "test": TESTER_GROUP}
+TENANT_ID_MAX_LENGTH = 64
+USER_ID_MAX_LENGTH = 128
+# RFC 5321 allows 64 + 1 + 255 characters; longer is no address.
+EMAIL_MAX_LENGTH = 320
+USER_NAME_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)

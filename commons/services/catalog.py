@@ -44,8 +44,7 @@ def create_item(
     storage: Storage, kind: CatalogKind, principal: Principal, data: Mapping[str, Any]
 ) -> CatalogItem:
     """Add a record to the caller's tenant; ids, tenant and status are the server's to set."""
-    if not kind.members_may_create:
-        _require_admin(principal, kind)
+    require_may_create(principal, kind)
     values = {name: value for name, value in data.items() if name in _writable(kind)}
     values["name"] = clean_name(data.get("name"))
     if kind.archivable:
@@ -69,7 +68,7 @@ def update_item(
     changes: Mapping[str, Any],
 ) -> CatalogItem:
     """Change the given fields of a record; the others keep their values."""
-    _require_admin(principal, kind)
+    require_admin(principal, kind)
     values = {name: value for name, value in changes.items() if name in _writable(kind)}
     if "name" in values:
         values["name"] = clean_name(values["name"])
@@ -86,7 +85,7 @@ def update_item(
 
 def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_id: str) -> None:
     """Archive a record that has a status; soft delete one that has none."""
-    _require_admin(principal, kind)
+    require_admin(principal, kind)
     with storage.unit_of_work(write=True) as uow:
         item = _existing(uow, kind, principal, item_id)
         if kind.archivable:
@@ -100,7 +99,14 @@ def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_
         uow.commit()
 
 
-def _require_admin(principal: Principal, kind: CatalogKind) -> None:
+def require_may_create(principal: Principal, kind: CatalogKind) -> None:
+    """Refuse a caller who may not create records of `kind` (checked before their input)."""
+    if not kind.members_may_create:
+        require_admin(principal, kind)
+
+
+def require_admin(principal: Principal, kind: CatalogKind) -> None:
+    """Refuse a caller who may not change records of `kind` (checked before their input)."""
     if not principal.is_admin:
         raise Forbidden(f"Only admins can change {kind.label.lower()} records")
 

@@ -82,7 +82,7 @@ def remove_from_group(storage: Storage, principal: Principal, user_id: str, grou
 def _change_membership(
     storage: Storage, principal: Principal, user_id: str, group: str, member: bool
 ) -> User:
-    _require_admin(principal)
+    require_admin(principal)
     _check_group(group)
     with storage.unit_of_work(write=True) as uow:
         _existing_user(uow, principal, user_id)
@@ -96,12 +96,13 @@ def _change_membership(
 
 def is_member_of(storage: Storage, principal: Principal, user_id: str, group: str) -> bool:
     """Whether a user belongs to a group, by token or by grant."""
-    _require_admin(principal)
+    require_admin(principal)
     _check_group(group)
     return group in get_user(storage, principal, user_id).groups
 
 
-def _require_admin(principal: Principal) -> None:
+def require_admin(principal: Principal) -> None:
+    """Refuse a caller who is not an admin: checked before their input is (403 before 400)."""
     if not principal.is_admin:
         raise Forbidden("Only admins can manage roles and groups")
 

@@ -8,11 +8,11 @@ from typing import Any
 from flask_restx import Resource, fields, inputs, reqparse
 
 from commons.domain.audit import DEFAULT_PAGE_LENGTH, MAX_PAGE_LENGTH, EventFilters
-from commons.domain.time_windows import parse_instant
 from commons.feature_toggles.flags import AUDIT_LOG
 from commons.services import audit
 from time_tracker_api.context import principal, require_feature, storage
 from time_tracker_api.serialization import Namespace
+from time_tracker_api.validation import count_argument, query_instant
 
 ns = Namespace("events", description="The tenant's audit log (admins)")
 
@@ -47,7 +47,7 @@ page_filters.add_argument(
 page_filters.add_argument(
     "end_date", location="args", help="ISO 8601 date (inclusive) or date-time (exclusive)"
 )
-page_filters.add_argument("start", type=inputs.natural, default=0, location="args")
+page_filters.add_argument("start", type=count_argument(0), default=0, location="args")
 page_filters.add_argument(
     "length",
     type=inputs.int_range(1, MAX_PAGE_LENGTH),
@@ -62,8 +62,8 @@ def _filters(args: dict[str, Any]) -> EventFilters:
         item_id=args.get("item_id") or None,
         container_id=args.get("container_id") or None,
         user_id=args.get("user_id") or None,
-        start_date=parse_instant(start, UTC, "start_date") if start else None,
-        end_date=parse_instant(end, UTC, "end_date", end_of_day=True) if end else None,
+        start_date=query_instant(start, UTC, "start_date") if start else None,
+        end_date=query_instant(end, UTC, "end_date", end_of_day=True) if end else None,
     )
 
 

@@ -8,7 +8,7 @@ from flask_restx import Resource, fields, inputs, reqparse
 
 from commons.domain.exceptions import NotFound
 from commons.domain.time_entries import MAX_TECHNOLOGIES
-from commons.domain.time_windows import MAX_OFFSET_MINUTES, caller_zone, parse_instant
+from commons.domain.time_windows import MAX_OFFSET_MINUTES, caller_zone
 from commons.services import time_entries
 from commons.services.time_entries import EntryFilters
 from time_tracker_api.catalog_models import COMMON_OUTPUT
@@ -19,7 +19,9 @@ from time_tracker_api.validation import (
     NullableDateTime,
     NullableInteger,
     NullableString,
+    count_argument,
     json_body,
+    query_instant,
     uuid_argument,
 )
 
@@ -102,7 +104,7 @@ list_filters = _zone_arguments(reqparse.RequestParser())
 list_filters.add_argument("project_id", type=uuid_argument, location="args")
 list_filters.add_argument("activity_id", type=uuid_argument, location="args")
 list_filters.add_argument("uri", location="args", help="exact ticket id or link")
-list_filters.add_argument("limit", type=inputs.positive, location="args")
+list_filters.add_argument("limit", type=count_argument(1), location="args")
 list_filters.add_argument(
     "user_id", location="args", help="admins: comma-separated user ids, or * for everyone"
 )
@@ -114,7 +116,7 @@ list_filters.add_argument(
 )
 
 page_filters = list_filters.copy()
-page_filters.add_argument("start", type=inputs.natural, default=0, location="args")
+page_filters.add_argument("start", type=count_argument(0), default=0, location="args")
 page_filters.add_argument(
     "length", type=inputs.int_range(1, MAX_PAGE_LENGTH), default=100, location="args"
 )
@@ -132,8 +134,8 @@ def _filters(args: dict[str, Any]) -> EntryFilters:
     return EntryFilters(
         zone=zone,
         user_ids=tuple(u.strip() for u in user_ids.split(",") if u.strip()) if user_ids else None,
-        start_date=parse_instant(start, zone, "start_date") if start else None,
-        end_date=parse_instant(end, zone, "end_date", end_of_day=True) if end else None,
+        start_date=query_instant(start, zone, "start_date") if start else None,
+        end_date=query_instant(end, zone, "end_date", end_of_day=True) if end else None,
         month=args.get("month"),
         year=args.get("year"),
         project_id=args.get("project_id"),

@@ -76,6 +76,7 @@ class IsMemberOf(Resource):
     @ns.marshal_with(membership)
     def post(self, id: str) -> Any:
         """Whether a user belongs to a group (admins)"""
+        users.require_admin(principal())
         group = json_body(group_input)["group_name"]
         return {"value": users.is_member_of(storage(), principal(), id, group)}
 
@@ -91,6 +92,7 @@ class Groups(Resource):
     @ns.marshal_with(user)
     def post(self, id: str, action: str) -> Any:
         """Add a user to a group or remove them from it (admins)"""
+        users.require_admin(principal())
         change = {"add": users.add_to_group, "remove": users.remove_from_group}.get(action)
         if change is None:
             ns.abort(404, "Unknown action; use add or remove")

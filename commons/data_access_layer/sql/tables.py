@@ -5,12 +5,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from commons.data_access_layer.sql.types import UTCDateTime, binary_string
+from commons.domain.principal import (
+    EMAIL_MAX_LENGTH,
+    TENANT_ID_MAX_LENGTH,
+    USER_ID_MAX_LENGTH,
+    USER_NAME_MAX_LENGTH,
+)
 
 metadata = sa.MetaData()
 
 ID = 36
-TENANT_ID = 64
-USER_ID = 128
+TENANT_ID = TENANT_ID_MAX_LENGTH
+USER_ID = USER_ID_MAX_LENGTH
 NAME_KEY = 200
 
 
@@ -74,8 +80,8 @@ users = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
     sa.Column("id", sa.Unicode(USER_ID), primary_key=True),
-    sa.Column("email", sa.Unicode(320), nullable=True),
-    sa.Column("name", sa.Unicode(200), nullable=True),
+    sa.Column("email", sa.Unicode(EMAIL_MAX_LENGTH), nullable=True),
+    sa.Column("name", sa.Unicode(USER_NAME_MAX_LENGTH), nullable=True),
     sa.Column("token_groups", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
