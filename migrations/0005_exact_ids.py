@@ -7,7 +7,7 @@ id. PostgreSQL, SQLite and Cosmos DB compare strings exactly already: nothing ch
 On MariaDB/MySQL each table is altered in one statement; their DDL commits by itself, so a
 failure leaves the tables before it altered, and running the migration again completes it.
 Foreign keys between these columns (the application creates none, an operator may have) are
-dropped first and created again afterwards. Going down fails with a duplicate key when the
+dropped first and created again afterwards (after a failure in between, by hand). Going down fails with a duplicate key when the
 data holds ids that only the exact comparison tells apart.
 """
 
