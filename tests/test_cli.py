@@ -219,7 +219,8 @@ def test_revert_latest_undoes_the_latest_migration_and_migrate_restores_it(sqlit
     cli("migrate", "--revert-latest", env=sqlite_env)
     reverted = schema_of(url)
     assert [name for name, _ in reverted["applied"]] == MIGRATIONS[:-1]
-    assert reverted["tables"] != migrated["tables"]
+    # What the latest migration's down() changes is checked in tests/integration on every
+    # backend; on SQLite it may change nothing (0005 only changes MariaDB's collations).
     if len(MIGRATIONS) == 1:
         assert reverted["tables"] == {}
 

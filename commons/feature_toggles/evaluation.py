@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 @FeatureFilter.alias("Microsoft.Targeting")
 class IdOrEmailTargetingFilter(TargetingFilter):
     """`Microsoft.Targeting` where `Audience.Users` and `Exclusion.Users` may name a user by id
-    or by email, case-insensitively.
+    (exactly, as every id is compared) or by email (case-insensitively).
 
     The library compares users by exact equality with one `user_id`; here every entry naming the
     caller is rewritten to the caller's id first, so the library's own rules still decide
@@ -35,13 +35,12 @@ class IdOrEmailTargetingFilter(TargetingFilter):
         """Whether the caller is in the flag's audience."""
         user_id, email = kwargs.get("user"), kwargs.get("email")
         if user_id:
-            aliases = {user_id.casefold()} | ({email.casefold()} if email else set())
-            context = _users_named_by_id(context, aliases, user_id)
+            context = _users_named_by_id(context, user_id, email.casefold() if email else None)
         return bool(super().evaluate(context, **kwargs))
 
 
 def _users_named_by_id(
-    context: Mapping[Any, Any], aliases: set[str], user_id: str
+    context: Mapping[Any, Any], user_id: str, email: str | None
 ) -> Mapping[Any, Any]:
     parameters = context.get("parameters")
     if not isinstance(parameters, Mapping) or not isinstance(parameters.get("Audience"), Mapping):
@@ -51,7 +50,9 @@ def _users_named_by_id(
         if not isinstance(users, list):
             return users
         return [
-            user_id if isinstance(user, str) and user.casefold() in aliases else user
+            user_id
+            if isinstance(user, str) and (user == user_id or user.casefold() == email)
+            else user
             for user in users
         ]
 

@@ -125,6 +125,11 @@ def test_a_user_is_targeted_by_id(client):
     assert toggles(client, "user-bobby")["bob-by-id"] is False
 
 
+@pytest.mark.parametrize("look_alike", ["USER-BOB", "User-Bob"])
+def test_a_user_id_is_targeted_exactly(client, look_alike):
+    assert toggles(client, look_alike, email="robert@example.com")["bob-by-id"] is False
+
+
 def test_a_group_is_targeted_through_the_callers_role(client):
     assert toggles(client, someone(), groups=(ADMIN,))["admins"] is True
     assert toggles(client, someone())["admins"] is False

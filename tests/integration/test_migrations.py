@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,19 +16,30 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 import migrations
 from commons.bootstrap import create_storage
 from commons.data_access_layer.sql import tables
+from commons.data_access_layer.sql.migration_types import ExactString, exact_collation
 from commons.settings import StorageSettings
 from tests.backends import SQL_BACKENDS, create_database
 
 MIGRATIONS = sorted(name for _, name, _ in pkgutil.iter_modules(migrations.__path__))
 
 
-@pytest.fixture(params=SQL_BACKENDS)
-def fresh_storage(request, tmp_path):
-    database = create_database(request.param, tmp_path)
+def storage_on(backend, directory):
+    """The storage of a new, empty database on the backend."""
+    database = create_database(backend, directory)
     storage = create_storage(StorageSettings(sql_url=database.url), default_sql_url="")
     yield storage
     storage.engine.dispose()
     database.drop()
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def fresh_storage(request, tmp_path):
+    yield from storage_on(request.param, tmp_path)
+
+
+@pytest.fixture
+def fresh_mariadb(tmp_path):
+    yield from storage_on("mariadb", tmp_path)
 
 
 def applied(storage):
@@ -88,7 +102,8 @@ def test_the_migrated_schema_is_the_one_the_application_uses(fresh_storage):
 
 def test_the_schema_compiles_for_sql_server():
     dialect = mssql.dialect()
-    schemas = [importlib.import_module(f"migrations.{name}")._schema() for name in MIGRATIONS]
+    modules = [importlib.import_module(f"migrations.{name}") for name in MIGRATIONS]
+    schemas = [module._schema() for module in modules if hasattr(module, "_schema")]
     for metadata in (tables.metadata, *schemas):
         for table in metadata.sorted_tables:
             ddl = str(CreateTable(table).compile(dialect=dialect))
@@ -101,3 +116,212 @@ def test_the_schema_compiles_for_sql_server():
     running = next(i for i in tables.time_entry.indexes if i.name == "uq_time_entry_running")
     # SQL Server's unique indexes treat NULLs as equal: only running entries may be indexed.
     assert "WHERE running_slot IS NOT NULL" in str(CreateIndex(running).compile(dialect=dialect))
+
+
+# The exact ids migration (0005) ---------------------------------------------------------------
+
+TENANT, OWNER = "tenant-a", "x-admin-a"
+NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+LOOK_ALIKES = ("TENANT-A", "tenant-a ", "tenant-á")
+USER_LOOK_ALIKES = ("X-ADMIN-A", "x-admin-a ", "x-admin-á")
+
+
+def catalog_row(tenant_id: str, item_id: str, name: str, **columns: Any) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "id": item_id,
+        "name": name,
+        "name_key": name.casefold(),
+        "uniqueness_scope": "",
+        "uniqueness_slot": "",
+        **columns,
+    }
+
+
+def rows_of_a_tenant(tenant_id: str, owner_id: str) -> dict[sa.Table, list[dict[str, Any]]]:
+    """A row in every table, for one tenant and owner."""
+    project_type = str(uuid.uuid4())
+    customer, project, activity, entry = (str(uuid.uuid4()) for _ in range(4))
+    event = {"tenant_id": tenant_id, "item_id": entry, "user_id": owner_id, "action": "create"}
+    event |= {"description": "Created", "container_id": "time_entry", "session_id": "s-a"}
+    return {
+        tables.customer: [catalog_row(tenant_id, customer, "Acme", status="active")],
+        tables.project_type: [catalog_row(tenant_id, project_type, "Fixed", customer_id=customer)],
+        tables.project: [
+            catalog_row(
+                tenant_id,
+                project,
+                "Web",
+                customer_id=customer,
+                project_type_id=project_type,
+                technologies=["python"],
+                status="active",
+            )
+        ],
+        tables.activity: [catalog_row(tenant_id, activity, "Coding", status="active")],
+        tables.technology: [catalog_row(tenant_id, str(uuid.uuid4()), "Python", creation_date=NOW)],
+        tables.users: [
+            {
+                "tenant_id": tenant_id,
+                "id": owner_id,
+                "email": "x@example.com",
+                "token_groups": [],
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+        ],
+        tables.user_groups: [
+            {"tenant_id": tenant_id, "user_id": owner_id, "group_name": "time-tracker-admin"}
+        ],
+        tables.time_entry: [
+            {
+                "tenant_id": tenant_id,
+                "id": entry,
+                "owner_id": owner_id,
+                "project_id": project,
+                "activity_id": activity,
+                "start_date": NOW,
+                "uri": "TICKET-1",
+                "technologies": [],
+                "running_slot": 1,
+            }
+        ],
+        tables.outbox: [
+            {**event, "id": str(uuid.uuid4()), "occurred_at": NOW, "status": "done", "attempts": 1}
+        ],
+        tables.events: [{**event, "id": str(uuid.uuid4()), "date": NOW}],
+    }
+
+
+def insert(storage, rows: dict[sa.Table, list[dict[str, Any]]]) -> None:
+    with storage.engine.begin() as connection:
+        for table, values in rows.items():
+            connection.execute(sa.insert(table), values)
+
+
+def stored(storage) -> dict[str, list[tuple]]:
+    with storage.engine.connect() as connection:
+        return {
+            table.name: sorted(
+                tuple(str(value) for value in row) for row in connection.execute(sa.select(table))
+            )
+            for table in tables.metadata.sorted_tables
+        }
+
+
+def matching(storage, table: sa.Table, column: str, value: str) -> list[str]:
+    """The values of `column` that the database takes for `value`."""
+    with storage.engine.connect() as connection:
+        query = sa.select(table.c[column]).where(table.c[column] == value)
+        return sorted(connection.execute(query).scalars())
+
+
+def test_ids_written_before_the_exact_ids_migration_stay_and_compare_exactly(fresh_storage):
+    storage = fresh_storage
+    storage.migrate()
+    storage.migrate(revert_latest=True)
+    assert applied(storage)[-1] == "0004_events"
+    insert(storage, rows_of_a_tenant(TENANT, OWNER))
+    before = stored(storage)
+    if storage.engine.dialect.name in ("mysql", "mariadb"):
+        # What the migration is for: the default collation took every look-alike for the id.
+        assert matching(storage, tables.users, "tenant_id", "TENANT-A ") == [TENANT]
+        assert matching(storage, tables.time_entry, "owner_id", "x-admin-á") == [OWNER]
+
+    storage.migrate()
+
+    assert applied(storage) == MIGRATIONS
+    assert stored(storage) == before
+    for look_alike in LOOK_ALIKES:
+        insert(storage, rows_of_a_tenant(look_alike, OWNER))
+    for look_alike in USER_LOOK_ALIKES:
+        with storage.engine.begin() as connection:
+            connection.execute(
+                sa.insert(tables.user_groups),
+                {"tenant_id": TENANT, "user_id": look_alike, "group_name": "time-tracker-admin"},
+            )
+    for tenant_id in (TENANT, *LOOK_ALIKES):
+        for table in tables.metadata.sorted_tables:
+            assert set(matching(storage, table, "tenant_id", tenant_id)) == {tenant_id}
+    owners = matching(storage, tables.user_groups, "user_id", OWNER)
+    assert owners == [OWNER] * (1 + len(LOOK_ALIKES))
+    for look_alike in USER_LOOK_ALIKES:
+        assert matching(storage, tables.user_groups, "user_id", look_alike) == [look_alike]
+    assert len(matching(storage, tables.time_entry, "owner_id", OWNER)) == 1 + len(LOOK_ALIKES)
+    assert matching(storage, tables.time_entry, "uri", "ticket-1") == []
+
+
+def test_the_exact_ids_migration_gives_every_id_column_a_binary_no_pad_collation(fresh_mariadb):
+    fresh_mariadb.migrate()
+    dialect = fresh_mariadb.engine.dialect
+    inspector = sa.inspect(fresh_mariadb.engine)
+    for table in tables.metadata.sorted_tables:
+        migrated = {
+            column["name"]
+            for column in inspector.get_columns(table.name)
+            if getattr(column["type"], "collation", None) == "utf8mb4_nopad_bin"
+        }
+        exact = {column.name for column in table.c if isinstance(column.type, ExactString)}
+        assert migrated == exact, table.name
+        assert {"tenant_id", "id"} & exact, table.name
+    with fresh_mariadb.engine.connect() as connection:
+        same = connection.exec_driver_sql(
+            f"SELECT 'a' = 'a ' COLLATE {exact_collation(dialect)}, 'a' = 'a ' COLLATE utf8mb4_bin"
+        ).one()
+    # utf8mb4_bin would not do: it pads, so 'a' = 'a ' there.
+    assert tuple(same) == (0, 1)
+
+
+OPERATOR_FOREIGN_KEYS = {
+    "fk_entry_project": "ALTER TABLE time_entry ADD CONSTRAINT fk_entry_project FOREIGN KEY "
+    "(tenant_id, project_id) REFERENCES project (tenant_id, id)",
+    "fk_project_customer": "ALTER TABLE project ADD CONSTRAINT fk_project_customer FOREIGN KEY "
+    "(tenant_id, customer_id) REFERENCES customer (tenant_id, id) ON DELETE CASCADE",
+}
+
+
+def foreign_keys(storage, table: str) -> dict[str, tuple]:
+    return {
+        key["name"]: (key["constrained_columns"], key["referred_table"], key["options"])
+        for key in sa.inspect(storage.engine).get_foreign_keys(table)
+    }
+
+
+def test_foreign_keys_between_id_columns_survive_the_exact_ids_migration(fresh_mariadb):
+    storage = fresh_mariadb
+    storage.migrate()
+    storage.migrate(revert_latest=True)
+    insert(storage, rows_of_a_tenant(TENANT, OWNER))
+    with storage.engine.begin() as connection:
+        for statement in OPERATOR_FOREIGN_KEYS.values():
+            connection.exec_driver_sql(statement)
+    keys = {table: foreign_keys(storage, table) for table in ("time_entry", "project")}
+    before = stored(storage)
+
+    storage.migrate()
+
+    assert {table: foreign_keys(storage, table) for table in keys} == keys
+    assert keys["project"]["fk_project_customer"][2] == {"ondelete": "CASCADE"}
+    assert stored(storage) == before
+    storage.migrate(revert_latest=True)
+    assert {table: foreign_keys(storage, table) for table in keys} == keys
+    assert stored(storage) == before
+
+
+def test_a_foreign_key_from_outside_the_schema_stops_the_migration_before_it_alters(
+    fresh_mariadb,
+):
+    storage = fresh_mariadb
+    storage.migrate()
+    storage.migrate(revert_latest=True)
+    with storage.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE notes (tenant_id VARCHAR(64) NOT NULL, user_id VARCHAR(128) NOT NULL, "
+            "CONSTRAINT fk_notes_user FOREIGN KEY (tenant_id, user_id) "
+            "REFERENCES users (tenant_id, id))"
+        )
+    with pytest.raises(RuntimeError, match="fk_notes_user of table notes"):
+        storage.migrate()
+    assert applied(storage)[-1] == "0004_events"
+    columns = {c["name"]: c for c in sa.inspect(storage.engine).get_columns("users")}
+    assert columns["id"]["type"].collation != "utf8mb4_nopad_bin"

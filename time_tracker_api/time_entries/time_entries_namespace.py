@@ -133,7 +133,7 @@ def _filters(args: dict[str, Any]) -> EntryFilters:
     user_ids = args.get("user_id")
     return EntryFilters(
         zone=zone,
-        user_ids=tuple(u.strip() for u in user_ids.split(",") if u.strip()) if user_ids else None,
+        user_ids=tuple(u for u in user_ids.split(",") if u) if user_ids else None,
         start_date=query_instant(start, zone, "start_date") if start else None,
         end_date=query_instant(end, zone, "end_date", end_of_day=True) if end else None,
         month=args.get("month"),

@@ -1,10 +1,14 @@
-"""The SQL schema as the application sees it. Migrations create and evolve it."""
+"""The SQL schema as the application sees it. Migrations create and evolve it.
+
+Every id and key column is an `id_string`: compared exactly (case, accents and trailing spaces
+count) on every database, so a look-alike tenant or user id is another tenant or user.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from commons.data_access_layer.sql.types import UTCDateTime, binary_string
+from commons.data_access_layer.sql.types import UTCDateTime, binary_string, id_string
 from commons.domain.principal import (
     EMAIL_MAX_LENGTH,
     TENANT_ID_MAX_LENGTH,
@@ -26,12 +30,12 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
     return sa.Table(
         name,
         metadata,
-        sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
-        sa.Column("id", sa.String(ID), primary_key=True),
+        sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
+        sa.Column("id", id_string(ID), primary_key=True),
         sa.Column("name", sa.Unicode(50), nullable=False),
         sa.Column("name_key", binary_string(NAME_KEY), nullable=False),
-        sa.Column("uniqueness_scope", sa.String(ID), nullable=False),
-        sa.Column("uniqueness_slot", sa.String(ID), nullable=False),
+        sa.Column("uniqueness_scope", id_string(ID), nullable=False),
+        sa.Column("uniqueness_slot", id_string(ID), nullable=False),
         sa.Column("deleted", UTCDateTime(), nullable=True),
         *columns,
         sa.Index(
@@ -58,28 +62,28 @@ customer = _catalog_table(
 project_type = _catalog_table(
     "project_type",
     sa.Column("description", sa.Unicode(250), nullable=True),
-    sa.Column("customer_id", sa.String(ID), nullable=True),
-    sa.Column("parent_id", sa.String(ID), nullable=True),
+    sa.Column("customer_id", id_string(ID), nullable=True),
+    sa.Column("parent_id", id_string(ID), nullable=True),
 )
 project = _catalog_table(
     "project",
     sa.Column("description", sa.Unicode(250), nullable=True),
-    sa.Column("customer_id", sa.String(ID), nullable=True),
-    sa.Column("project_type_id", sa.String(ID), nullable=True),
+    sa.Column("customer_id", id_string(ID), nullable=True),
+    sa.Column("project_type_id", id_string(ID), nullable=True),
     sa.Column("technologies", sa.JSON(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
 )
 technology = _catalog_table(
     "technology",
-    sa.Column("first_use_time_entry_id", sa.String(ID), nullable=True),
+    sa.Column("first_use_time_entry_id", id_string(ID), nullable=True),
     sa.Column("creation_date", UTCDateTime(), nullable=False),
 )
 
 users = sa.Table(
     "users",
     metadata,
-    sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
-    sa.Column("id", sa.Unicode(USER_ID), primary_key=True),
+    sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
+    sa.Column("id", id_string(USER_ID, unicode=True), primary_key=True),
     sa.Column("email", sa.Unicode(EMAIL_MAX_LENGTH), nullable=True),
     sa.Column("name", sa.Unicode(USER_NAME_MAX_LENGTH), nullable=True),
     sa.Column("token_groups", sa.JSON(), nullable=False),
@@ -90,9 +94,9 @@ users = sa.Table(
 user_groups = sa.Table(
     "user_groups",
     metadata,
-    sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
-    sa.Column("user_id", sa.Unicode(USER_ID), primary_key=True),
-    sa.Column("group_name", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
+    sa.Column("user_id", id_string(USER_ID, unicode=True), primary_key=True),
+    sa.Column("group_name", id_string(64), primary_key=True),
 )
 
 CATALOG_TABLES = {
@@ -106,15 +110,16 @@ CATALOG_TABLES = {
 time_entry = sa.Table(
     "time_entry",
     metadata,
-    sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
-    sa.Column("id", sa.String(ID), primary_key=True),
-    sa.Column("owner_id", sa.Unicode(USER_ID), nullable=False),
-    sa.Column("project_id", sa.String(ID), nullable=False),
-    sa.Column("activity_id", sa.String(ID), nullable=False),
+    sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
+    sa.Column("id", id_string(ID), primary_key=True),
+    sa.Column("owner_id", id_string(USER_ID, unicode=True), nullable=False),
+    sa.Column("project_id", id_string(ID), nullable=False),
+    sa.Column("activity_id", id_string(ID), nullable=False),
     sa.Column("description", sa.UnicodeText(), nullable=True),
     sa.Column("start_date", UTCDateTime(), nullable=False),
     sa.Column("end_date", UTCDateTime(), nullable=True),
-    sa.Column("uri", sa.Unicode(2000), nullable=True),
+    # A ticket id or link, filtered on exactly.
+    sa.Column("uri", id_string(2000, unicode=True), nullable=True),
     sa.Column("technologies", sa.JSON(), nullable=False),
     sa.Column("timezone_offset", sa.Integer(), nullable=True),
     # 1 while the entry runs and is not deleted, else NULL: the unique index below then allows
@@ -140,14 +145,14 @@ time_entry = sa.Table(
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("id", sa.String(ID), primary_key=True),
-    sa.Column("tenant_id", sa.String(TENANT_ID), nullable=False),
-    sa.Column("container_id", sa.String(32), nullable=False),
-    sa.Column("item_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("id", id_string(ID), primary_key=True),
+    sa.Column("tenant_id", id_string(TENANT_ID), nullable=False),
+    sa.Column("container_id", id_string(32), nullable=False),
+    sa.Column("item_id", id_string(USER_ID, unicode=True), nullable=False),
     sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("user_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("user_id", id_string(USER_ID, unicode=True), nullable=False),
     sa.Column("description", sa.Unicode(500), nullable=False),
-    sa.Column("session_id", sa.String(64), nullable=True),
+    sa.Column("session_id", id_string(64), nullable=True),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False),
@@ -160,15 +165,15 @@ outbox = sa.Table(
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("id", sa.String(ID), primary_key=True),
-    sa.Column("tenant_id", sa.String(TENANT_ID), nullable=False),
+    sa.Column("id", id_string(ID), primary_key=True),
+    sa.Column("tenant_id", id_string(TENANT_ID), nullable=False),
     sa.Column("date", UTCDateTime(), nullable=False),
-    sa.Column("user_id", sa.Unicode(USER_ID), nullable=False),
+    sa.Column("user_id", id_string(USER_ID, unicode=True), nullable=False),
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("description", sa.Unicode(500), nullable=False),
-    sa.Column("item_id", sa.Unicode(USER_ID), nullable=False),
-    sa.Column("container_id", sa.String(32), nullable=False),
-    sa.Column("session_id", sa.String(64), nullable=True),
+    sa.Column("item_id", id_string(USER_ID, unicode=True), nullable=False),
+    sa.Column("container_id", id_string(32), nullable=False),
+    sa.Column("session_id", id_string(64), nullable=True),
     sa.Index("ix_events_tenant_date", "tenant_id", "date"),
     sa.Index("ix_events_tenant_item", "tenant_id", "item_id"),
 )

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from commons.data_access_layer.sql.migration_types import ExactString, ExactUnicode
 from commons.data_access_layer.sql.migration_types import UTCDateTime as ColumnType
 
 
@@ -39,3 +40,12 @@ def binary_string(length: int) -> sa.types.TypeEngine[str]:
     return sa.Unicode(length).with_variant(
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
     )
+
+
+def id_string(length: int, unicode: bool = False) -> sa.types.TypeEngine[str]:
+    """An id or key column, equal only to the very same string on every database.
+
+    Case, accents and trailing spaces all count: 'a', 'A', 'á' and 'a ' are four ids. `unicode`
+    ids (user ids, which come from identity providers) may hold any character on SQL Server too.
+    """
+    return ExactUnicode(length) if unicode else ExactString(length)
