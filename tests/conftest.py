@@ -111,16 +111,24 @@ def make_token(
 class Caller:
     """A test client that speaks as one user of one tenant."""
 
-    def __init__(self, client: Any, tenant_id: str, user_id: str, groups: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        client: Any,
+        tenant_id: str,
+        user_id: str,
+        groups: tuple[str, ...] = (),
+        **claims: Any,
+    ):
         self.client = client
         self.tenant_id = tenant_id
         self.user_id = user_id
         self.groups = groups
+        self.claims = claims
 
     @property
     def token(self) -> str:
         # Minted per request, so that a test under a frozen clock sends a token valid then.
-        return make_token(self.tenant_id, self.user_id, self.groups)
+        return make_token(self.tenant_id, self.user_id, self.groups, **self.claims)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
