@@ -1,21 +1,27 @@
-"""Racing time entry writes over real HTTP on every SQL backend (contract §5.6, concurrency).
+"""Racing time entry writes over real HTTP on every backend: one running entry, no overlaps.
 
 Many requests of one user start together against the served app; afterwards the user has at
 most one running entry and no two entries overlap ([start, end), a running one to infinity).
-The last tests write rows around the service to show the database itself refuses what the
-rules forbid.
+On Cosmos DB the app also runs as production serves it, under gunicorn's threaded worker, for a
+few thousand racing requests. The last tests write rows around the service to show the database
+itself refuses what the rules forbid.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +32,10 @@ from azure.cosmos.exceptions import CosmosResourceExistsError
 from commons.bootstrap import create_storage
 from commons.data_access_layer.sql.tables import time_entry
 from commons.settings import StorageSettings
-from tests.backends import create_database
-from tests.conftest import ADMIN, make_token
+from tests.backends import create_cosmos_database, create_database
+from tests.conftest import ADMIN, TEST_SECRET, make_token
+from tests.cosmos_emulator import Emulator
+from tests.processes import REPO_ROOT, clean_env, free_port, http_get
 
 TIMEOUT = 60
 DAY = datetime(2024, 3, 5, tzinfo=UTC)  # a past working day, far from "now"
@@ -39,13 +47,22 @@ Answer = tuple[int, Any]
 class HttpCaller:
     """One user of one tenant, speaking to the served app over HTTP."""
 
-    def __init__(self, base_url: str, tenant_id: str, user_id: str, groups: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        base_url: str,
+        tenant_id: str,
+        user_id: str,
+        groups: tuple[str, ...] = (),
+        session: requests.Session | None = None,
+    ):
         self.base_url = base_url
         self.user_id = user_id
         self.headers = {"Authorization": f"Bearer {make_token(tenant_id, user_id, groups)}"}
+        # A session keeps its connection open between calls; it serves one thread only.
+        self.http: Any = session or requests
 
     def call(self, method: str, path: str, **kwargs: Any) -> Answer:
-        response = requests.request(
+        response = self.http.request(
             method, f"{self.base_url}{path}", headers=self.headers, timeout=TIMEOUT, **kwargs
         )
         return response.status_code, response.json() if response.content else None
@@ -77,14 +94,19 @@ def race(requests_to_send: list[Callable[[], Answer]]) -> list[Answer]:
         return list(pool.map(send, requests_to_send))
 
 
-@pytest.fixture
-def references(served: str, tenant: str) -> dict[str, str]:
-    """An active project and activity of a fresh tenant, created by its admin."""
-    admin = HttpCaller(served, tenant, f"admin-{uuid.uuid4().hex[:8]}", (ADMIN,))
+def create_references(base_url: str, tenant: str) -> dict[str, str]:
+    """An active project and activity of the tenant, created by its admin."""
+    admin = HttpCaller(base_url, tenant, f"admin-{uuid.uuid4().hex[:8]}", (ADMIN,))
     customer = admin.created("/customers", {"name": "Racing customer"})
     project = admin.created("/projects", {"name": "Racing", "customer_id": customer["id"]})
     activity = admin.created("/activities", {"name": "Development"})
     return {"project_id": project["id"], "activity_id": activity["id"]}
+
+
+@pytest.fixture
+def references(served: str, tenant: str) -> dict[str, str]:
+    """An active project and activity of a fresh tenant."""
+    return create_references(served, tenant)
 
 
 @pytest.fixture
@@ -235,6 +257,183 @@ def test_simultaneous_update_last_entry_if_overlap_edits_leave_a_consistent_time
     # Edits only move boundaries: the day still starts at 08:00 and ends at 18:00.
     assert min(interval(entry)[0] for entry in stored) == at(8)
     assert max(interval(entry)[1] for entry in stored) == at(18)
+
+
+# The Cosmos DB backend under gunicorn's threaded worker, as docker-entrypoint.sh serves the app.
+
+GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 8
+# Each worker switches threads every 0.1 ms instead of every 5 ms: a race between its threads
+# that production meets a few times in several thousand requests then shows in every run.
+GUNICORN_CONFIG = """\
+import sys
+
+
+def post_worker_init(worker):
+    sys.setswitchinterval(1e-4)
+"""
+SERVER_START_SECONDS = 60
+RACERS = 12  # users
+CALLERS_PER_RACER = 2  # client threads per user, so that a user's own requests race too
+LOAD_REQUESTS = 3000
+LOAD_SECONDS = 40
+LOAD_MIX = ("start",) * 2 + ("stop",) * 2 + ("restart",) + ("running",) * 3 + ("list",) * 2
+
+
+class Gunicorn:
+    """gunicorn serving the app from a subprocess, its output kept in a log file."""
+
+    def __init__(self, port: int, log: Path):
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.log = log
+
+    def logged_errors(self, most: int = 20) -> str:
+        lines = self.log.read_text(errors="replace").splitlines()
+        return "\n".join([line for line in lines if "Error" in line][:most])
+
+
+@pytest.fixture(scope="module")
+def gunicorn_on_cosmos(
+    cosmos_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gunicorn]:
+    """The production app on a fresh emulator database, served by gunicorn's gthread worker."""
+    database = create_cosmos_database(cosmos_emulator)
+    settings = database.settings
+    create_storage(settings, default_sql_url="").migrate()
+    work = tmp_path_factory.mktemp("gunicorn")
+    config = work / "gunicorn.conf.py"
+    config.write_text(GUNICORN_CONFIG)
+    env = clean_env(
+        work / "instance",
+        HOME=str(work),
+        APP_ENV="production",
+        JWT_SECRET_KEY=TEST_SECRET,
+        DATABASE_BACKEND="cosmos",
+        DATABASE_ACCOUNT_URI=settings.cosmos_account_uri or "",
+        DATABASE_MASTER_KEY=settings.cosmos_master_key or "",
+        DATABASE_NAME=settings.cosmos_database,
+        COSMOS_VERIFY_TLS="false",
+    )
+    server = Gunicorn(free_port(), work / "gunicorn.log")
+    command = [
+        sys.executable, "-m", "gunicorn", "time_tracker_api:create_app()",
+        "--config", str(config),
+        "--bind", f"127.0.0.1:{server.port}",
+        "--worker-class", "gthread",
+        "--workers", str(GUNICORN_WORKERS),
+        "--threads", str(GUNICORN_THREADS),
+        "--worker-tmp-dir", "/dev/shm",
+        "--no-control-socket",
+        "--reuse-port",
+    ]  # fmt: skip
+    with server.log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_serving(process, server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        database.drop()
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], server: Gunicorn) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{server.log.read_text()}")
+        try:
+            if http_get(server.port, "/health") == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"gunicorn did not serve within {SERVER_START_SECONDS} s:\n{server.log.read_text()}"
+    )
+
+
+class RacingLoad:
+    """Starts, stops, restarts and reads of a few users, from several threads each, until a
+    number of requests or a deadline is reached."""
+
+    def __init__(self, references: dict[str, str], requests_to_send: int, seconds: float):
+        self.references = references
+        self.tickets = itertools.count()
+        self.requests_to_send = requests_to_send
+        self.deadline = time.monotonic() + seconds
+        self.answers: list[tuple[int, str, Any]] = []
+
+    def more(self) -> bool:
+        return next(self.tickets) < self.requests_to_send and time.monotonic() < self.deadline
+
+    def drive(self, caller: HttpCaller, entry_ids: list[str], seed: int) -> None:
+        """One client thread of a user; `entry_ids` are the user's entries seen so far."""
+        chooser = random.Random(seed)
+        while self.more():
+            kind = chooser.choice(LOAD_MIX)
+            known = entry_ids[-3:]
+            if kind in ("stop", "restart") and known:
+                method, path = "POST", f"/time-entries/{chooser.choice(known)}/{kind}"
+            elif kind == "list":
+                method, path = "GET", "/time-entries"
+            elif kind == "running":
+                method, path = "GET", "/time-entries/running"
+            else:
+                kind, method, path = "start", "POST", "/time-entries"
+            answer = caller.call(method, path, json=self.references if kind == "start" else None)
+            status, body = answer
+            entry_id = body.get("id") if status in (200, 201) and isinstance(body, dict) else None
+            if entry_id and entry_id not in entry_ids:
+                entry_ids.append(entry_id)
+            self.answers.append((status, f"{kind} {path}", body))
+
+
+def test_thousands_of_racing_requests_under_gunicorn_threads_on_cosmos_get_no_server_error(
+    gunicorn_on_cosmos,
+):
+    server = gunicorn_on_cosmos
+    tenant = f"tenant-{uuid.uuid4()}"
+    references = create_references(server.base_url, tenant)
+    users = [f"racer-{index}" for index in range(RACERS)]
+    began = datetime.now(UTC)
+    load = RacingLoad(references, LOAD_REQUESTS, LOAD_SECONDS)
+    with ThreadPoolExecutor(max_workers=RACERS * CALLERS_PER_RACER) as pool:
+        drivers = []
+        for index, user in enumerate(users):
+            entry_ids: list[str] = []
+            for caller in range(CALLERS_PER_RACER):
+                http = HttpCaller(server.base_url, tenant, user, session=requests.Session())
+                seed = index * CALLERS_PER_RACER + caller
+                drivers.append(pool.submit(load.drive, http, entry_ids, seed))
+        for driver in drivers:
+            driver.result()
+
+    failures = [answer for answer in load.answers if answer[0] in SERVER_ERRORS]
+    assert not failures, (
+        f"{len(failures)} of {len(load.answers)} answers were 5xx, e.g. {failures[:3]}; "
+        f"gunicorn logged:\n{server.logged_errors()}"
+    )
+    assert len(load.answers) >= LOAD_REQUESTS // 6, f"only {len(load.answers)} requests were sent"
+    statuses = {status for status, _, _ in load.answers}
+    assert {200, 201, 409, 422} <= statuses, statuses  # starts, stops and refusals all raced
+    for user in users:
+        racer = HttpCaller(server.base_url, tenant, user)
+        timeline = racer.timeline(
+            began - timedelta(minutes=1), datetime.now(UTC) + timedelta(days=1)
+        )
+        assert_no_overlap(timeline)
+        running = [entry["id"] for entry in timeline if entry["end_date"] is None]
+        assert len(running) <= 1, running
+        status, body = racer.call("GET", "/time-entries/running")
+        assert (status, body and body["id"]) == ((200, running[0]) if running else (204, None))
 
 
 def direct_row(tenant: str, owner: str, start: datetime, end: datetime | None, **extra: Any):

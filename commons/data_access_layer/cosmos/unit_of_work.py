@@ -6,6 +6,8 @@ import contextlib
 import logging
 import math
 import threading
+import weakref
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -188,20 +190,37 @@ def retry_after(error: BaseException) -> int:
 
 
 class CosmosStorage:
-    """The Cosmos DB backend. The client is created on first use, once per process."""
+    """The Cosmos DB backend. Each thread has a client of its own, created on its first use.
+
+    The SDK's client is not safe for concurrent calls: every call publishes its response headers
+    on the client (`client_connection.last_response_headers`), the SDK's retry loop writes into
+    whatever is published there, and a query iterates its own headers after publishing them, so a
+    call racing another on the same client fails with "OrderedDict mutated during iteration".
+    A client is reused for every later call of its thread, and passed on to a new thread once
+    its thread has ended, so servers that start a thread per request do not connect anew.
+    """
 
     def __init__(self, settings: StorageSettings):
         self.settings = settings
-        self._client: CosmosClient | None = None
-        self._lock = threading.Lock()
+        # Clients whose threads have ended; a deque's appends and pops are thread-safe without a
+        # lock, which a finalizer running as a thread ends could otherwise wait on.
+        self._idle: deque[CosmosClient] = deque()
+        self._per_thread = threading.local()
 
     @property
     def client(self) -> CosmosClient:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._connect()
-        return self._client
+        """The calling thread's client."""
+        lease: _ClientLease | None = getattr(self._per_thread, "lease", None)
+        if lease is None:
+            lease = _ClientLease(self._idle_client() or self._connect(), self._idle.append)
+            self._per_thread.lease = lease
+        return lease.client
+
+    def _idle_client(self) -> CosmosClient | None:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return None
 
     @property
     def database(self) -> DatabaseProxy:
@@ -253,3 +272,12 @@ class CosmosStorage:
             credential=self.settings.cosmos_master_key or "",
             **options,
         )
+
+
+class _ClientLease:
+    """A thread's hold on a client: the thread's local storage keeps it, and when the thread
+    ends and that storage is dropped, the client goes back to the storage for another thread."""
+
+    def __init__(self, client: CosmosClient, release: Callable[[CosmosClient], None]):
+        self.client = client
+        weakref.finalize(self, release, client).atexit = False
