@@ -6,7 +6,7 @@
 #   docker run -p 8000:8000 -e SQL_DATABASE_URI=... -e JWT_ISSUER=... time-tracker-api
 #
 # The entrypoint takes `serve` (the default), `migrate`, `migrate-and-serve` or any other command
-# (docker-entrypoint.sh). Configuration is the environment of contract §3; see .env.template.
+# (docker-entrypoint.sh). Configuration comes from the environment; see .env.template.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -66,7 +66,7 @@ def build_parser() -> Parser:
     )
     postman.set_defaults(handler=gen_postman_collection)
 
-    migrate = commands.add_parser("migrate", help="apply pending migrations (contract §8)")
+    migrate = commands.add_parser("migrate", help="apply pending migrations")
     migrate.add_argument(
         "--revert-latest", action="store_true", help="revert the latest applied migration"
     )

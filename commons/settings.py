@@ -1,4 +1,4 @@
-"""Storage settings read from the environment (contract §3)."""
+"""Storage settings read from the environment."""
 
 from __future__ import annotations
 

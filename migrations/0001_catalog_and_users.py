@@ -111,7 +111,7 @@ _CONTAINERS = (
     ("technology", "/tenant_id", _CATALOG_UNIQUE_KEYS),
     ("user", "/tenant_id", None),
     ("event", "/tenant_id", None),
-    # Leases of the Azure Functions change feed triggers (contract §6): partitioned on /id.
+    # Leases of the Azure Functions change feed triggers: partitioned on /id.
     ("leases", "/id", None),
 )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
 
-# Every variable the product reads (contract §3) plus those that pick its environment.
+# Every variable the product reads plus those that pick its environment.
 PRODUCT_VARIABLES = (
     "APP_ENV",
     "AZURE_APP_CONFIGURATION_CONNECTION_STRING",

@@ -1,4 +1,4 @@
-"""The command line (contract §9), run as `python cli.py …` in a subprocess."""
+"""The command line, run as `python cli.py …` in a subprocess."""
 
 from __future__ import annotations
 

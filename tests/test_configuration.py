@@ -1,4 +1,4 @@
-"""Configuration (contract §3): production fails fast, development just runs, imports stay quiet."""
+"""Configuration: production fails fast, development just runs, imports stay quiet."""
 
 from __future__ import annotations
 

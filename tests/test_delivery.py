@@ -26,7 +26,7 @@ from time_tracker_api import create_app
 from time_tracker_api.config import config_for_tests
 from time_tracker_api.version import __version__
 
-# Contract §3, and what the image and compose add to it.
+# The configuration the product reads, and what the image and compose add to it.
 CONTRACT_VARIABLES = (
     "DATABASE_BACKEND",
     "SQL_DATABASE_URI",

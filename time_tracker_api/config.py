@@ -1,4 +1,4 @@
-"""Configuration: one class read from the environment (contract §3), and one for tests."""
+"""Configuration: one class read from the environment, and one for tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bearer tokens: signature always verified, claims turned into an identity (contract §2)."""
+"""Bearer tokens: signature always verified, claims turned into an identity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit log: what was changed, by whom, when, as the events app recorded it (contract §6)."""
+"""The audit log: what was changed, by whom, when, as the events app recorded it."""
 
 from __future__ import annotations
 

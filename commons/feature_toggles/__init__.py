@@ -1,4 +1,4 @@
-"""Feature toggles (contract §7): flags read from a source, cached, evaluated for a caller."""
+"""Feature toggles: flags read from a source, cached, evaluated for a caller."""
 
 from commons.feature_toggles.service import FeatureToggles
 from commons.feature_toggles.sources import FileFlagSource, FlagSource, NoFlagSource

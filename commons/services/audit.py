@@ -1,4 +1,4 @@
-"""Audit log use cases: admins read their tenant's change history (contract §5.8, §6)."""
+"""Audit log use cases: admins read their tenant's change history."""
 
 from __future__ import annotations
 

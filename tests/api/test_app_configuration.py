@@ -1,4 +1,4 @@
-"""Feature flags from Azure App Configuration (contract §7), through the real Azure SDK.
+"""Feature flags from Azure App Configuration, through the real Azure SDK.
 
 The store is a local HTTP server speaking App Configuration's REST API for feature flags
 (`GET /kv?key=.appconfig.featureflag/*`) and checking the HMAC-SHA256 signature of every

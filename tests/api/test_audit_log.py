@@ -1,4 +1,4 @@
-"""The audit log over HTTP (contract §5.8): admins read their tenant's events, newest first."""
+"""The audit log over HTTP: admins read their tenant's events, newest first."""
 
 from __future__ import annotations
 

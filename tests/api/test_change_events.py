@@ -1,4 +1,4 @@
-"""Every change leaves with its event, written with the change itself (contract §6).
+"""Every change leaves with its event, written with the change itself.
 
 SQL: an `outbox` row in the same transaction. Cosmos DB: `_last_event_ctx` in the document.
 """

@@ -1,4 +1,4 @@
-"""Feature toggles over HTTP (contract §7): flags from a file, evaluated for each caller.
+"""Feature toggles over HTTP: flags from a file, evaluated for each caller.
 
 Every app here runs on a SQLite file of its own with a real flags file; `refresh_seconds=0`
 makes each request read the file again, so a test can change it between two requests.

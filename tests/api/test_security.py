@@ -1,4 +1,4 @@
-"""Bearer tokens over HTTP (contract §2): both signing modes, every rejection, claims, tenancy.
+"""Bearer tokens over HTTP: both signing modes, every rejection, claims, tenancy.
 
 The identity provider is a real local HTTP server serving an OIDC discovery document and a
 JWKS of real RSA and EC keys; the API runs on a SQLite file of its own.

@@ -1,4 +1,4 @@
-"""The Azure Functions app (contract §6): it stands alone, and its functions record audit events.
+"""The Azure Functions app: it stands alone, and its functions record audit events.
 
 The functions are called as the worker calls them, with real `DocumentList`s and
 `TimerRequest`s, against the Cosmos DB emulator and a SQLite database the API wrote changes to.

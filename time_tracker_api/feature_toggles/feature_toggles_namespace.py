@@ -1,4 +1,4 @@
-"""Feature toggles as the caller sees them (contract §5.8, §7)."""
+"""Feature toggles as the caller sees them."""
 
 from typing import Any
 

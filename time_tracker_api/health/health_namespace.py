@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (contract §5.8); no token needed."""
+"""Liveness and readiness probes; no token needed."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Technologies: tools and skills time entries mention (contract §5.5)."""
+"""Technologies: tools and skills time entries mention."""
 
 from flask_restx import fields
 
