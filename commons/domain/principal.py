@@ -8,6 +8,7 @@ ADMIN_GROUP = "time-tracker-admin"
 TESTER_GROUP = "time-tracker-tester"
 GROUPS = (ADMIN_GROUP, TESTER_GROUP)
 ROLE_GROUPS = {"admin": ADMIN_GROUP, "test": TESTER_GROUP}
+GROUP_NAME_MAX_LENGTH = 64
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from commons.data_access_layer.sql.types import UTCDateTime, binary_string
+from commons.domain import catalog
+from commons.domain import time_entries as entries
+from commons.domain.principal import GROUP_NAME_MAX_LENGTH
 
 metadata = sa.MetaData()
 
@@ -22,7 +25,7 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
         metadata,
         sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
         sa.Column("id", sa.String(ID), primary_key=True),
-        sa.Column("name", sa.Unicode(50), nullable=False),
+        sa.Column("name", sa.Unicode(catalog.NAME_MAX_LENGTH), nullable=False),
         sa.Column("name_key", binary_string(NAME_KEY), nullable=False),
         sa.Column("uniqueness_scope", sa.String(ID), nullable=False),
         sa.Column("uniqueness_slot", sa.String(ID), nullable=False),
@@ -39,6 +42,8 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
     )
 
 
+# TEXT holds ACTIVITY_DESCRIPTION_MAX_LENGTH four-byte characters on every database (MariaDB's
+# TEXT: 65,535 bytes); the API refuses longer values.
 activity = _catalog_table(
     "activity",
     sa.Column("description", sa.UnicodeText(), nullable=True),
@@ -46,18 +51,18 @@ activity = _catalog_table(
 )
 customer = _catalog_table(
     "customer",
-    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("description", sa.Unicode(catalog.DESCRIPTION_MAX_LENGTH), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
 )
 project_type = _catalog_table(
     "project_type",
-    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("description", sa.Unicode(catalog.DESCRIPTION_MAX_LENGTH), nullable=True),
     sa.Column("customer_id", sa.String(ID), nullable=True),
     sa.Column("parent_id", sa.String(ID), nullable=True),
 )
 project = _catalog_table(
     "project",
-    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("description", sa.Unicode(catalog.DESCRIPTION_MAX_LENGTH), nullable=True),
     sa.Column("customer_id", sa.String(ID), nullable=True),
     sa.Column("project_type_id", sa.String(ID), nullable=True),
     sa.Column("technologies", sa.JSON(), nullable=False),
@@ -86,7 +91,7 @@ user_groups = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.String(TENANT_ID), primary_key=True),
     sa.Column("user_id", sa.Unicode(USER_ID), primary_key=True),
-    sa.Column("group_name", sa.String(64), primary_key=True),
+    sa.Column("group_name", sa.String(GROUP_NAME_MAX_LENGTH), primary_key=True),
 )
 
 CATALOG_TABLES = {
@@ -105,10 +110,11 @@ time_entry = sa.Table(
     sa.Column("owner_id", sa.Unicode(USER_ID), nullable=False),
     sa.Column("project_id", sa.String(ID), nullable=False),
     sa.Column("activity_id", sa.String(ID), nullable=False),
+    # TEXT: see activity.description (DESCRIPTION_MAX_LENGTH characters).
     sa.Column("description", sa.UnicodeText(), nullable=True),
     sa.Column("start_date", UTCDateTime(), nullable=False),
     sa.Column("end_date", UTCDateTime(), nullable=True),
-    sa.Column("uri", sa.Unicode(2000), nullable=True),
+    sa.Column("uri", sa.Unicode(entries.URI_MAX_LENGTH), nullable=True),
     sa.Column("technologies", sa.JSON(), nullable=False),
     sa.Column("timezone_offset", sa.Integer(), nullable=True),
     # 1 while the entry runs and is not deleted, else NULL: the unique index below then allows
