@@ -105,4 +105,4 @@ def register_catalog_resources(
             raise NotFound(f"{kind.label} not found") from None
 
     ns.add_resource(Collection, "", endpoint=f"{kind.key}_collection")
-    ns.add_resource(Item, "/<string:id>", endpoint=f"{kind.key}_item")
+    ns.add_resource(Item, "/<record_id:id>", endpoint=f"{kind.key}_item")

@@ -93,7 +93,8 @@ def test_an_over_long_group_name_is_refused(admin):
     admin.get("/time-entries/running")  # the first request records the user
     for action in ("is-member-of", "groups/add"):
         response = admin.post(
-            f"/users/{admin.user_id}/{action}", json={"group_name": "g" * (GROUP_NAME_MAX_LENGTH + 1)}
+            f"/users/{admin.user_id}/{action}",
+            json={"group_name": "g" * (GROUP_NAME_MAX_LENGTH + 1)},
         )
         assert response.status_code == 400, response.json
         assert response.json["errors"] == {

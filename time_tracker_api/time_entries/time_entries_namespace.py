@@ -93,8 +93,11 @@ page = ns.model(
 
 
 def _offset_minutes(value: str) -> int:
-    """A UTC offset in minutes; its range is checked with the zone (caller_zone)."""
-    return int(value)
+    """A UTC offset in minutes, within the range of real time zones."""
+    minutes = int(value)
+    if abs(minutes) > MAX_OFFSET_MINUTES:
+        raise ValueError(f"must be between -{MAX_OFFSET_MINUTES} and {MAX_OFFSET_MINUTES}")
+    return minutes
 
 
 _offset_minutes.__schema__ = {  # type: ignore[attr-defined]
@@ -236,7 +239,7 @@ class Paginated(Resource):
         return {"records_total": total, "data": data}
 
 
-@ns.route("/<string:id>")
+@ns.route("/<record_id:id>")
 @ns.param("id", "The time entry id (a UUID)")
 @ns.response(404, "No such entry in your tenant")
 class TimeEntry(Resource):
@@ -271,7 +274,7 @@ class TimeEntry(Resource):
         return None, 204
 
 
-@ns.route("/<string:id>/stop")
+@ns.route("/<record_id:id>/stop")
 @ns.param("id", "The time entry id (a UUID)")
 @ns.response(404, "No such entry in your tenant")
 class Stop(Resource):
@@ -284,7 +287,7 @@ class Stop(Resource):
         return time_entries.stop_entry(storage(), principal(), _entry_id(id))
 
 
-@ns.route("/<string:id>/restart")
+@ns.route("/<record_id:id>/restart")
 @ns.param("id", "The time entry id (a UUID)")
 @ns.response(404, "No such entry in your tenant")
 class Restart(Resource):
