@@ -11,6 +11,7 @@ from werkzeug.routing import BaseConverter
 
 from time_tracker_api.errors import error_response
 from time_tracker_api.swagger_errors import document_errors
+from time_tracker_api.validation import refuse_nul_bytes
 from time_tracker_api.version import __version__
 
 AUTHORIZATIONS = {
@@ -74,6 +75,7 @@ def create_api() -> TimeTrackerApi:
         authorizations=AUTHORIZATIONS,
         security="Bearer",
         catch_all_404s=True,
+        decorators=[refuse_nul_bytes],
     )
     namespaces = (
         activities,

@@ -121,3 +121,19 @@ def test_a_named_route_advertises_only_its_own_methods(admin, path):
     response = admin.options(path)
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
     assert admin.put(path, json={}).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/events?user_id=%00", "/time-entries?uri=a%00b", "/activities?status=active&x%00=1"],
+)
+def test_a_nul_byte_in_a_query_parameter_is_400(admin, path):
+    response = admin.get(path)
+    assert response.status_code == 400
+    assert response.json["code"] == "validation_error"
+
+
+def test_a_nul_byte_in_a_path_id_is_not_found(admin):
+    response = admin.get("/users/some%00one")
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"
