@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response, make_response
+from flask import Flask, Response, make_response
 from flask_restx import Api
+from werkzeug.routing import BaseConverter
 
 from time_tracker_api.errors import error_response
+from time_tracker_api.swagger_errors import document_errors
 from time_tracker_api.version import __version__
 
 AUTHORIZATIONS = {
@@ -33,11 +35,33 @@ DESCRIPTION = (
 )
 
 
+class RecordIdConverter(BaseConverter):
+    """`<record_id:id>`: a path segment shaped like a UUID (any case), the ids of records.
+
+    A route like `/projects/recent` then is not also the project "recent", and the methods it
+    advertises (`Allow`) are only its own. Any other segment is 404, as a missing record is.
+    """
+
+    regex = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+
+
 class TimeTrackerApi(Api):
     """An Api whose every error, from any layer, has the one error body."""
 
+    def init_app(self, app: Flask, **kwargs: Any) -> None:
+        app.url_map.converters["record_id"] = RecordIdConverter
+        super().init_app(app, **kwargs)
+
     def handle_error(self, e: Exception) -> Response:
         return error_response(e)
+
+    @property
+    def __schema__(self) -> dict[str, Any]:
+        """flask-restx's Swagger document, with the error answers every operation shares."""
+        document = super().__schema__
+        if "paths" in document and "Error" not in document.get("definitions", {}):
+            document_errors(document)
+        return document
 
 
 def create_api() -> TimeTrackerApi:

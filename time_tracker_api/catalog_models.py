@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from flask_restx import fields
+import copy
+
+from flask_restx import Model, Namespace, fields
 
 from commons.domain.catalog import NAME_MAX_LENGTH, STATUSES
-from time_tracker_api.validation import UUID
+from time_tracker_api.validation import NOT_BLANK, UUID, NullableDateTime
 
 COMMON_OUTPUT = {
     "id": UUID(readonly=True, description="Server-generated id"),
     "tenant_id": fields.String(readonly=True, description="The owning tenant"),
-    "deleted": fields.DateTime(readonly=True, description="When it was deleted; null if live"),
+    "deleted": NullableDateTime(readonly=True, description="When it was deleted; null if live"),
 }
 
 
 def name_field(what: str) -> fields.String:
     return fields.String(
-        required=True, max_length=NAME_MAX_LENGTH, description=f"Name of the {what}", example="Name"
+        required=True,
+        max_length=NAME_MAX_LENGTH,
+        pattern=NOT_BLANK,
+        description=f"Name of the {what}; not blank",
+        example="Name",
     )
+
+
+def partial_model(ns: Namespace, model: Model) -> Model:
+    """The model of a partial update (PUT): the same fields, none of them required."""
+    optional = {}
+    for name, field in model.items():
+        optional[name] = copy.copy(field)
+        optional[name].required = False
+    return ns.model(f"{model.name.removesuffix('Input')}Update", optional)
 
 
 def status_field() -> fields.String:

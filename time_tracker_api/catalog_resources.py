@@ -10,6 +10,7 @@ from flask_restx import Model, Namespace, Resource, reqparse
 from commons.domain.catalog import STATUSES, CatalogKind
 from commons.domain.exceptions import NotFound
 from commons.services import catalog
+from time_tracker_api.catalog_models import partial_model
 from time_tracker_api.context import principal, storage
 from time_tracker_api.validation import json_body, uuid_argument
 
@@ -47,6 +48,7 @@ def register_catalog_resources(
         else (f"Delete a {label}; it is hidden from every read afterwards")
     )
     who = "any member" if kind.members_may_create else "admins"
+    update = partial_model(ns, payload)
 
     class Collection(Resource):
         @ns.doc(id=f"list_{kind.key}s")
@@ -78,7 +80,7 @@ def register_catalog_resources(
             return catalog.get_item(storage(), kind, principal(), _item_id(id))
 
         @ns.doc(id=f"update_{kind.key}")
-        @ns.expect(payload)
+        @ns.expect(update)
         @ns.response(400, "Invalid input")
         @ns.response(403, "Not allowed")
         @ns.response(409, "The name is taken")
@@ -105,4 +107,4 @@ def register_catalog_resources(
             raise NotFound(f"{kind.label} not found") from None
 
     ns.add_resource(Collection, "", endpoint=f"{kind.key}_collection")
-    ns.add_resource(Item, "/<string:id>", endpoint=f"{kind.key}_item")
+    ns.add_resource(Item, "/<record_id:id>", endpoint=f"{kind.key}_item")

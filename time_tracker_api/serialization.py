@@ -93,7 +93,7 @@ def _compile_field(key: str, field: Any) -> Getter:
 
     if isinstance(field, fields.List):
         return _compile_list(field, attribute, fallback)
-    if type(field) is fields.Nested and not field.skip_none:
+    if _plain_nested(field):
         nested = compile_model(field.nested)
 
         def nested_output(obj: Any) -> Any:
@@ -123,6 +123,15 @@ def _compile_field(key: str, field: Any) -> Getter:
             return fallback(obj)  # restx raises it again, with its message
 
     return simple_output
+
+
+def _plain_nested(field: fields.Raw) -> bool:
+    """A Nested field (or a subclass that only documents itself differently) without options."""
+    return (
+        isinstance(field, fields.Nested)
+        and type(field).output is fields.Nested.output
+        and not field.skip_none
+    )
 
 
 def _compile_list(field: fields.List, attribute: str, fallback: Getter) -> Getter:

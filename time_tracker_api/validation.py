@@ -26,6 +26,12 @@ SURROGATE = "must not contain lone surrogates"
 NOT_UTF8 = "must be UTF-8"
 # Clients that build query strings by hand send `+01:00` unencoded, and a `+` decodes as a space.
 SPACE_FOR_PLUS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?) (\d{2}:\d{2})$")
+# A `pattern`: some character that str.strip() keeps (names are trimmed; a blank one is refused).
+# The class lists Python's whitespace exactly: JSON Schema's \s differs from it at the edges.
+NOT_BLANK = (
+    r"[^\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f"
+    r"\u205f\u3000]"
+)
 
 
 @FORMATS.checks("uuid", raises=ValueError)
@@ -154,6 +160,13 @@ def count_argument(minimum: int) -> Any:
     return inputs.int_range(minimum, MAX_QUERY_INTEGER)
 
 
+class NullableNested(Nullable, fields.Nested):
+    """A nested object or null (serialized as null when the value is missing)."""
+
+    def __init__(self, model: Any, **kwargs: Any) -> None:
+        super().__init__(model, allow_null=True, **kwargs)
+
+
 def uuid_argument(value: str) -> str:
     """A query or path value that must be a UUID."""
     try:
@@ -271,6 +284,8 @@ def _describe(error: Any) -> str:
         return f"must be a valid {error.validator_value}"
     if error.validator == "maxLength":
         return f"must be at most {error.validator_value} characters"
+    if error.validator == "pattern" and error.validator_value == NOT_BLANK:
+        return "must not be blank"
     if error.validator == "maxItems":
         return f"must have at most {error.validator_value} items"
     if error.validator == "type":

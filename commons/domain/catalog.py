@@ -10,7 +10,10 @@ from commons.domain.exceptions import ValidationFailed
 ACTIVE = "active"
 INACTIVE = "inactive"
 STATUSES = (ACTIVE, INACTIVE)
+# Longest values, in characters (code points), on every backend; SQL columns are sized from them.
 NAME_MAX_LENGTH = 50
+DESCRIPTION_MAX_LENGTH = 250  # customers, project types, projects
+ACTIVITY_DESCRIPTION_MAX_LENGTH = 1500
 
 
 def normalized_name(name: str) -> str:

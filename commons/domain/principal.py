@@ -13,6 +13,7 @@ USER_ID_MAX_LENGTH = 128
 # RFC 5321 allows 64 + 1 + 255 characters; longer is no address.
 EMAIL_MAX_LENGTH = 320
 USER_NAME_MAX_LENGTH = 200
+GROUP_NAME_MAX_LENGTH = 64
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from commons.domain.time_windows import Window
 
 FUTURE_LEEWAY = timedelta(seconds=60)
 MAX_TECHNOLOGIES = 10
+# Longest values, in characters (code points), on every backend; SQL columns are sized from them.
+DESCRIPTION_MAX_LENGTH = 1500
+URI_MAX_LENGTH = 2000
 ARCHIVED_SUFFIX = " (archived)"
 
 

@@ -62,7 +62,12 @@ def month_window(year: int, month: int, zone: tzinfo) -> Window:
         raise ValidationFailed("The year is out of range", {"year": "must be 1 to 9998"})
     first = date(year, month, 1)
     following = date(year + (month == 12), month % 12 + 1, 1)
-    return Window(local_midnight(first, zone), local_midnight(following, zone))
+    try:
+        return Window(local_midnight(first, zone), local_midnight(following, zone))
+    except OverflowError:  # January of year 1 east of UTC starts before the first instant
+        raise ValidationFailed(
+            "The month is out of range in that time zone", {"year": "is out of range"}
+        ) from None
 
 
 def current_month_window(now: datetime, zone: tzinfo) -> Window:

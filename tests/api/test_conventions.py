@@ -73,3 +73,51 @@ def test_an_unexpected_failure_is_a_500_without_internals(tmp_path, caplog):
     assert response.json == {"message": "An unexpected error occurred", "code": "internal_error"}
     request_id = response.headers["X-Request-ID"]
     assert any(request_id in record.getMessage() for record in caplog.records)
+
+
+def test_every_operation_declares_its_error_answers_with_the_error_body(client):
+    document = client.get("/swagger.json").json
+    assert set(document["definitions"]["Error"]["properties"]) == {"message", "code", "errors"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            if operation.get("security") != []:
+                assert "401" in responses, (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            for status, response in responses.items():
+                if status.startswith("4"):
+                    assert response["schema"] == {"$ref": "#/definitions/Error"}, (method, path)
+
+
+def test_the_swagger_document_marks_the_fields_that_can_be_null(client):
+    definitions = client.get("/swagger.json").json["definitions"]
+    activity = definitions["Activity"]["allOf"][1]["properties"]
+    assert activity["deleted"]["x-nullable"] is True
+    assert definitions["NamedSummary"]["properties"]["description"]["x-nullable"] is True
+    assert definitions["Project"]["allOf"][1]["properties"]["customer"]["x-nullable"] is True
+
+
+def test_a_partial_update_requires_no_field(admin):
+    definitions = admin.get("/swagger.json").json["definitions"]
+    assert "required" not in definitions["ActivityUpdate"]
+    created = admin.post("/activities", json={"name": "Partial"}).json
+    updated = admin.put(f"/activities/{created['id']}", json={"description": "Only this"})
+    assert updated.status_code == 200
+    assert updated.json["name"] == "Partial"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\u3000\x1c"])
+def test_a_blank_name_is_refused_as_the_schema_says(admin, name):
+    response = admin.post("/activities", json={"name": name})
+    assert response.status_code == 400
+    assert response.json["errors"] == {"name": "must not be blank"}
+
+
+@pytest.mark.parametrize("path", ["/projects/recent", "/time-entries/running"])
+def test_a_named_route_advertises_only_its_own_methods(admin, path):
+    response = admin.options(path)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert admin.put(path, json={}).status_code == 405

@@ -995,3 +995,22 @@ def test_reading_many_entries_costs_no_more_statements_than_one(app, admin, memb
 
     assert len(member.get("/time-entries/latest").json) == 25
     assert with_many == with_one
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "time_offset=-841&timezone_offset=0",
+        "timezone_offset=900",
+    ],
+)
+def test_a_summary_offset_out_of_range_is_refused(member, query):
+    response = member.get(f"/time-entries/summary?{query}")
+    assert response.status_code == 400
+    assert response.json["code"] == "validation_error"
+
+
+def test_january_of_year_one_east_of_utc_is_refused_not_a_crash(member):
+    response = member.get("/time-entries?month=1&year=1&timezone_offset=-840")
+    assert response.status_code == 400
+    assert response.json["errors"] == {"year": "is out of range"}

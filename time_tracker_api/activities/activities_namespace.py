@@ -1,6 +1,6 @@
 """Activities: what kind of work time is logged for (contract §5.1)."""
 
-from commons.domain.catalog import ACTIVITY
+from commons.domain.catalog import ACTIVITY, ACTIVITY_DESCRIPTION_MAX_LENGTH
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
 from time_tracker_api.serialization import Namespace
@@ -12,7 +12,9 @@ activity_input = ns.model(
     "ActivityInput",
     {
         "name": name_field("activity"),
-        "description": NullableString(description="What the activity covers"),
+        "description": NullableString(
+            max_length=ACTIVITY_DESCRIPTION_MAX_LENGTH, description="What the activity covers"
+        ),
         "status": status_field(),
     },
 )

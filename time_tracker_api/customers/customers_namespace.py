@@ -1,6 +1,6 @@
 """Customers: whom projects are done for (contract §5.2)."""
 
-from commons.domain.catalog import CUSTOMER
+from commons.domain.catalog import CUSTOMER, DESCRIPTION_MAX_LENGTH
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
 from time_tracker_api.serialization import Namespace
@@ -12,7 +12,9 @@ customer_input = ns.model(
     "CustomerInput",
     {
         "name": name_field("customer"),
-        "description": NullableString(max_length=250, description="About the customer"),
+        "description": NullableString(
+            max_length=DESCRIPTION_MAX_LENGTH, description="About the customer"
+        ),
         "status": status_field(),
     },
 )

@@ -12,7 +12,7 @@ from commons.feature_toggles.flags import AUDIT_LOG
 from commons.services import audit
 from time_tracker_api.context import principal, require_feature, storage
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import count_argument, query_instant
+from time_tracker_api.validation import NullableString, count_argument, query_instant
 
 ns = Namespace("events", description="The tenant's audit log (admins)")
 
@@ -28,7 +28,7 @@ event = ns.model(
         "description": fields.String(readonly=True, description="What changed, for people"),
         "item_id": fields.String(readonly=True, description="The changed record's id"),
         "container_id": fields.String(readonly=True, description="The kind of record changed"),
-        "session_id": fields.String(readonly=True, description="The request that made it"),
+        "session_id": NullableString(readonly=True, description="The request that made it"),
         "tenant_id": fields.String(readonly=True, description="The owning tenant"),
     },
 )

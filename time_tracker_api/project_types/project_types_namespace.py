@@ -1,6 +1,6 @@
 """Project types: a tree of kinds of project, per customer or internal (contract §5.3)."""
 
-from commons.domain.catalog import PROJECT_TYPE
+from commons.domain.catalog import DESCRIPTION_MAX_LENGTH, PROJECT_TYPE
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
 from time_tracker_api.serialization import Namespace
@@ -12,7 +12,9 @@ project_type_input = ns.model(
     "ProjectTypeInput",
     {
         "name": name_field("project type"),
-        "description": NullableString(max_length=250, description="About the project type"),
+        "description": NullableString(
+            max_length=DESCRIPTION_MAX_LENGTH, description="About the project type"
+        ),
         "customer_id": NullableUUID(description="The customer it belongs to; none = internal"),
         "parent_id": NullableUUID(description="The parent project type"),
     },

@@ -4,13 +4,13 @@ from typing import Any
 
 from flask_restx import Resource, fields
 
-from commons.domain.catalog import NAME_MAX_LENGTH, PROJECT
+from commons.domain.catalog import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, PROJECT
 from commons.services import time_entries
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field
 from time_tracker_api.catalog_resources import filters_parser, register_catalog_resources
 from time_tracker_api.context import principal, storage
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import UUID, NullableString, NullableUUID
+from time_tracker_api.validation import UUID, NullableNested, NullableString, NullableUUID
 
 ns = Namespace("projects", description="What time is logged against")
 
@@ -18,7 +18,9 @@ project_input = ns.model(
     "ProjectInput",
     {
         "name": name_field("project"),
-        "description": NullableString(max_length=250, description="About the project"),
+        "description": NullableString(
+            max_length=DESCRIPTION_MAX_LENGTH, description="About the project"
+        ),
         "customer_id": UUID(required=True, description="The customer the project is for"),
         "project_type_id": NullableUUID(description="The kind of project"),
         "technologies": fields.List(
@@ -29,16 +31,16 @@ project_input = ns.model(
 )
 summary = ns.model(
     "NamedSummary",
-    {"name": fields.String(readonly=True), "description": fields.String(readonly=True)},
+    {"name": fields.String(readonly=True), "description": NullableString(readonly=True)},
 )
 project = ns.inherit(
     "Project",
     project_input,
     {
         **COMMON_OUTPUT,
-        "customer_name": fields.String(readonly=True, description="The customer's name"),
-        "customer": fields.Nested(summary, readonly=True, allow_null=True),
-        "project_type": fields.Nested(summary, readonly=True, allow_null=True),
+        "customer_name": NullableString(readonly=True, description="The customer's name"),
+        "customer": NullableNested(summary, readonly=True),
+        "project_type": NullableNested(summary, readonly=True),
     },
 )
 

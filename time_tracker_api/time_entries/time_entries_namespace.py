@@ -6,8 +6,9 @@ from typing import Any
 
 from flask_restx import Resource, fields, inputs, reqparse
 
+from commons.domain.catalog import NAME_MAX_LENGTH
 from commons.domain.exceptions import NotFound
-from commons.domain.time_entries import MAX_TECHNOLOGIES
+from commons.domain.time_entries import DESCRIPTION_MAX_LENGTH, MAX_TECHNOLOGIES, URI_MAX_LENGTH
 from commons.domain.time_windows import MAX_OFFSET_MINUTES, caller_zone
 from commons.services import time_entries
 from commons.services.time_entries import EntryFilters
@@ -32,12 +33,12 @@ MAX_PAGE_LENGTH = 500
 entry_fields = {
     "project_id": UUID(required=True, description="An active project of the tenant"),
     "activity_id": UUID(required=True, description="An active activity of the tenant"),
-    "description": NullableString(max_length=1500, description="What was done"),
+    "description": NullableString(max_length=DESCRIPTION_MAX_LENGTH, description="What was done"),
     "start_date": fields.DateTime(description="When it started (default: now); ISO 8601"),
     "end_date": NullableDateTime(description="When it ended; null while running"),
-    "uri": NullableString(max_length=2000, description="A ticket id or link"),
+    "uri": NullableString(max_length=URI_MAX_LENGTH, description="A ticket id or link"),
     "technologies": fields.List(
-        fields.String(max_length=50),
+        fields.String(max_length=NAME_MAX_LENGTH),
         max_items=MAX_TECHNOLOGIES,
         unique=True,
         description="At most ten different technologies",
@@ -68,11 +69,12 @@ entry = ns.model(
         "start_date": fields.DateTime(description="When it started"),
         "running": fields.Boolean(readonly=True),
         "owner_id": fields.String(readonly=True),
-        "owner_email": fields.String(readonly=True),
-        "project_name": fields.String(readonly=True, description="Suffixed ' (archived)'"),
-        "activity_name": fields.String(readonly=True),
-        "customer_id": fields.String(readonly=True),
-        "customer_name": fields.String(readonly=True),
+        # Read model, from the referenced records: null where one cannot be found.
+        "owner_email": NullableString(readonly=True),
+        "project_name": NullableString(readonly=True, description="Suffixed ' (archived)'"),
+        "activity_name": NullableString(readonly=True),
+        "customer_id": NullableString(readonly=True),
+        "customer_name": NullableString(readonly=True),
     },
 )
 duration = ns.model(
@@ -92,9 +94,24 @@ page = ns.model(
 )
 
 
+def _offset_minutes(value: str) -> int:
+    """A UTC offset in minutes, within the range of real time zones."""
+    minutes = int(value)
+    if abs(minutes) > MAX_OFFSET_MINUTES:
+        raise ValueError(f"must be between -{MAX_OFFSET_MINUTES} and {MAX_OFFSET_MINUTES}")
+    return minutes
+
+
+_offset_minutes.__schema__ = {  # type: ignore[attr-defined]
+    "type": "integer",
+    "minimum": -MAX_OFFSET_MINUTES,
+    "maximum": MAX_OFFSET_MINUTES,
+}
+
+
 def _zone_arguments(parser: reqparse.RequestParser) -> reqparse.RequestParser:
     parser.add_argument(
-        "timezone_offset", type=int, location="args", help="minutes, JavaScript's sign"
+        "timezone_offset", type=_offset_minutes, location="args", help="minutes, JavaScript's sign"
     )
     parser.add_argument("timezone", location="args", help="an IANA time zone, e.g. America/Bogota")
     return parser
@@ -123,7 +140,7 @@ page_filters.add_argument(
 
 summary_filters = _zone_arguments(reqparse.RequestParser())
 summary_filters.add_argument(
-    "time_offset", type=int, location="args", help="alias of timezone_offset"
+    "time_offset", type=_offset_minutes, location="args", help="alias of timezone_offset"
 )
 
 
@@ -224,7 +241,7 @@ class Paginated(Resource):
         return {"records_total": total, "data": data}
 
 
-@ns.route("/<string:id>")
+@ns.route("/<record_id:id>")
 @ns.param("id", "The time entry id (a UUID)")
 @ns.response(404, "No such entry in your tenant")
 class TimeEntry(Resource):
@@ -259,7 +276,7 @@ class TimeEntry(Resource):
         return None, 204
 
 
-@ns.route("/<string:id>/stop")
+@ns.route("/<record_id:id>/stop")
 @ns.param("id", "The time entry id (a UUID)")
 @ns.response(404, "No such entry in your tenant")
 class Stop(Resource):
@@ -272,7 +289,7 @@ class Stop(Resource):
         return time_entries.stop_entry(storage(), principal(), _entry_id(id))
 
 
-@ns.route("/<string:id>/restart")
+@ns.route("/<record_id:id>/restart")
 @ns.param("id", "The time entry id (a UUID)")
 @ns.response(404, "No such entry in your tenant")
 class Restart(Resource):

@@ -4,11 +4,11 @@ from typing import Any
 
 from flask_restx import Resource, fields
 
-from commons.domain.principal import GROUPS
+from commons.domain.principal import GROUP_NAME_MAX_LENGTH, GROUPS
 from commons.services import users
 from time_tracker_api.context import principal, storage
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import json_body
+from time_tracker_api.validation import NullableString, json_body
 
 ns = Namespace("users", description="The tenant's users, roles and groups")
 
@@ -16,15 +16,22 @@ user = ns.model(
     "User",
     {
         "id": fields.String(readonly=True, description="The user's id (token `oid` or `sub`)"),
-        "name": fields.String(readonly=True),
-        "email": fields.String(readonly=True),
+        "name": NullableString(readonly=True),
+        "email": NullableString(readonly=True),
         "roles": fields.List(fields.String, readonly=True, description="Role groups held"),
         "groups": fields.List(fields.String, readonly=True, description="Every group held"),
     },
 )
 group_input = ns.model(
     "GroupInput",
-    {"group_name": fields.String(required=True, enum=list(GROUPS), description="A group")},
+    {
+        "group_name": fields.String(
+            required=True,
+            enum=list(GROUPS),
+            max_length=GROUP_NAME_MAX_LENGTH,
+            description="A group",
+        )
+    },
 )
 membership = ns.model("Membership", {"value": fields.Boolean(readonly=True)})
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from commons.data_access_layer.sql.types import UTCDateTime, binary_string, id_string
+from commons.domain import catalog
+from commons.domain import time_entries as entries
 from commons.domain.principal import (
     EMAIL_MAX_LENGTH,
+    GROUP_NAME_MAX_LENGTH,
     TENANT_ID_MAX_LENGTH,
     USER_ID_MAX_LENGTH,
     USER_NAME_MAX_LENGTH,
@@ -32,7 +35,7 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
         metadata,
         sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
         sa.Column("id", id_string(ID), primary_key=True),
-        sa.Column("name", sa.Unicode(50), nullable=False),
+        sa.Column("name", sa.Unicode(catalog.NAME_MAX_LENGTH), nullable=False),
         sa.Column("name_key", binary_string(NAME_KEY), nullable=False),
         sa.Column("uniqueness_scope", id_string(ID), nullable=False),
         sa.Column("uniqueness_slot", id_string(ID), nullable=False),
@@ -49,6 +52,8 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
     )
 
 
+# TEXT holds ACTIVITY_DESCRIPTION_MAX_LENGTH four-byte characters on every database (MariaDB's
+# TEXT: 65,535 bytes); the API refuses longer values.
 activity = _catalog_table(
     "activity",
     sa.Column("description", sa.UnicodeText(), nullable=True),
@@ -56,18 +61,18 @@ activity = _catalog_table(
 )
 customer = _catalog_table(
     "customer",
-    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("description", sa.Unicode(catalog.DESCRIPTION_MAX_LENGTH), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
 )
 project_type = _catalog_table(
     "project_type",
-    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("description", sa.Unicode(catalog.DESCRIPTION_MAX_LENGTH), nullable=True),
     sa.Column("customer_id", id_string(ID), nullable=True),
     sa.Column("parent_id", id_string(ID), nullable=True),
 )
 project = _catalog_table(
     "project",
-    sa.Column("description", sa.Unicode(250), nullable=True),
+    sa.Column("description", sa.Unicode(catalog.DESCRIPTION_MAX_LENGTH), nullable=True),
     sa.Column("customer_id", id_string(ID), nullable=True),
     sa.Column("project_type_id", id_string(ID), nullable=True),
     sa.Column("technologies", sa.JSON(), nullable=False),
@@ -96,7 +101,7 @@ user_groups = sa.Table(
     metadata,
     sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
     sa.Column("user_id", id_string(USER_ID, unicode=True), primary_key=True),
-    sa.Column("group_name", id_string(64), primary_key=True),
+    sa.Column("group_name", id_string(GROUP_NAME_MAX_LENGTH), primary_key=True),
 )
 
 CATALOG_TABLES = {
@@ -115,11 +120,12 @@ time_entry = sa.Table(
     sa.Column("owner_id", id_string(USER_ID, unicode=True), nullable=False),
     sa.Column("project_id", id_string(ID), nullable=False),
     sa.Column("activity_id", id_string(ID), nullable=False),
+    # TEXT: see activity.description (DESCRIPTION_MAX_LENGTH characters).
     sa.Column("description", sa.UnicodeText(), nullable=True),
     sa.Column("start_date", UTCDateTime(), nullable=False),
     sa.Column("end_date", UTCDateTime(), nullable=True),
     # A ticket id or link, filtered on exactly.
-    sa.Column("uri", id_string(2000, unicode=True), nullable=True),
+    sa.Column("uri", id_string(entries.URI_MAX_LENGTH, unicode=True), nullable=True),
     sa.Column("technologies", sa.JSON(), nullable=False),
     sa.Column("timezone_offset", sa.Integer(), nullable=True),
     # 1 while the entry runs and is not deleted, else NULL: the unique index below then allows
