@@ -1,4 +1,4 @@
-"""Fields every catalog response carries (contract §5)."""
+"""Fields every catalog response carries."""
 
 from __future__ import annotations
 

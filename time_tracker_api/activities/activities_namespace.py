@@ -1,4 +1,4 @@
-"""Activities: what kind of work time is logged for (contract §5.1)."""
+"""Activities: what kind of work time is logged for."""
 
 from commons.domain.catalog import ACTIVITY, ACTIVITY_DESCRIPTION_MAX_LENGTH
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field

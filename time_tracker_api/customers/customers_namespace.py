@@ -1,4 +1,4 @@
-"""Customers: whom projects are done for (contract §5.2)."""
+"""Customers: whom projects are done for."""
 
 from commons.domain.catalog import CUSTOMER, DESCRIPTION_MAX_LENGTH
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field, status_field

@@ -1,4 +1,4 @@
-"""The audit log: who changed what, and when (contract §5.8, §6)."""
+"""The audit log: who changed what, and when."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Project types: a tree of kinds of project, per customer or internal (contract §5.3)."""
+"""Project types: a tree of kinds of project, per customer or internal."""
 
 from commons.domain.catalog import DESCRIPTION_MAX_LENGTH, PROJECT_TYPE
 from time_tracker_api.catalog_models import COMMON_OUTPUT, name_field

@@ -1,4 +1,4 @@
-"""Projects: what time is logged against, for a customer (contract §5.4)."""
+"""Projects: what time is logged against, for a customer."""
 
 from typing import Any
 

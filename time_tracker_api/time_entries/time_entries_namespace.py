@@ -1,4 +1,4 @@
-"""Time entries: timers and timesheets (contract §5.6)."""
+"""Time entries: timers and timesheets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users of the tenant, their roles and groups (contract §5.7)."""
+"""Users of the tenant, their roles and groups."""
 
 from typing import Any
 
