@@ -27,11 +27,11 @@ AUTHORIZATIONS = {
 DESCRIPTION = (
     "Multi-tenant time tracking: catalog, timers and timesheets.\n\n"
     "Every error has the body `{message, code, errors}`. Text in bodies, paths, query strings "
-    "and token claims must be UTF-8 without NUL characters or lone surrogates (400; 401 for a "
-    "claim); bodies are JSON nested at most 32 levels deep and at most `MAX_REQUEST_BYTES` "
-    "(1 MiB by default) long, 413 `payload_too_large` beyond. Admin-only operations answer "
-    "403 before they look at the body. A query date-time whose `+` offset arrived as a space "
-    "is read as `+`; paths answer with or without a trailing slash."
+    "and token claims must be UTF-8 without NUL characters or lone surrogates (400); a claim "
+    "of the wrong JSON type is 401. Bodies are JSON nested at most 32 levels deep and at most "
+    "`MAX_REQUEST_BYTES` (1 MiB by default) long, 413 `payload_too_large` beyond. Admin-only "
+    "operations answer 403 before they look at the body. A query date-time whose `+` offset "
+    "arrived as a space is read as `+`; paths answer with or without a trailing slash."
 )
 
 

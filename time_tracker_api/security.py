@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from flask import Flask, current_app, g, request
 
-from commons.domain.exceptions import AuthenticationUnavailable, Unauthenticated
+from commons.domain.exceptions import AuthenticationUnavailable, Unauthenticated, ValidationFailed
 from commons.domain.principal import (
     EMAIL_MAX_LENGTH,
     GROUPS,
@@ -207,7 +207,8 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
 
 
 def _check_claim_types(claims: dict[str, Any]) -> None:
-    """Refuse a claim of the wrong JSON type or with text no storage keeps (NUL, surrogates)."""
+    """Refuse a claim of the wrong JSON type (401) or with text no storage keeps (NUL, lone
+    surrogates: 400, as anywhere else)."""
     for name in (*STRING_CLAIMS, *STRING_LIST_CLAIMS):
         value = claims.get(name)
         if value is None:
@@ -219,8 +220,8 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
             raise Unauthenticated(f"The token's {name!r} claim must be {kind}")
         for text in texts:
             problem = text_problem(text)
-            if problem:
-                raise Unauthenticated(f"The token's {name!r} claim {problem}")
+            if problem:  # text refused everywhere, as in a body or a query: 400
+                raise ValidationFailed(f"The token's {name!r} claim {problem}", {name: problem})
 
 
 def _b2c_tenant(issuer: object) -> str | None:
