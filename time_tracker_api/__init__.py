@@ -13,6 +13,7 @@ from flask_cors import CORS
 
 from commons.bootstrap import create_feature_toggles, create_storage
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
+from commons.services.schema import SchemaCheck
 from time_tracker_api import security, validation
 from time_tracker_api.api import create_api
 from time_tracker_api.config import Config
@@ -62,13 +63,17 @@ def _build_app(config: Config) -> Flask:
         config.feature_flags_file,
         config.feature_flags_refresh_seconds,
     )
+    app.extensions["schema"] = schema = SchemaCheck(storage, config.schema_recheck_seconds)
     if config.auto_migrate:
         config.instance_path.mkdir(parents=True, exist_ok=True)
         storage.migrate()
+    else:
+        _warn_when_migrations_are_pending(schema)
     if config.cors_origins:
         CORS(app, origins=list(config.cors_origins), expose_headers=["X-Request-ID"])
     _add_request_ids(app)
     _limit_request_size(app, config.max_request_bytes)
+    _require_an_up_to_date_schema(app)  # before authentication, which records the caller
     security.init_app(app, config.jwt)
     validation.init_app(app)
     app.register_error_handler(Exception, error_response)
@@ -96,6 +101,37 @@ def _limit_request_size(app: Flask, limit: int) -> None:
         # Refused from the header, before the body is read or the token verified.
         if (request.content_length or 0) > limit:
             raise too_large(limit)
+
+
+def _warn_when_migrations_are_pending(schema: SchemaCheck) -> None:
+    # The app starts all the same: the operator may migrate right after deploying, and /ready
+    # answers 503 until then.
+    try:
+        pending = schema.pending(fresh=True)
+    except StorageUnavailable as error:
+        logger.warning(
+            "The database schema cannot be checked at start (%s); /ready answers 503 until the "
+            "storage can be reached",
+            error.detail or error.message,
+        )
+        return
+    if pending:
+        logger.warning(
+            "The database schema is out of date: run `python cli.py migrate` to apply the %d "
+            "pending migration(s) %s; until then /ready and every API call answer 503",
+            len(pending),
+            ", ".join(pending),
+        )
+
+
+def _require_an_up_to_date_schema(app: Flask) -> None:
+    schema = app.extensions["schema"]
+
+    @app.before_request
+    def refuse_while_migrations_are_pending() -> None:
+        # /ready says it itself; the docs and /health need no database.
+        if request.method != "OPTIONS" and not security.is_public(request.path):
+            schema.require_up_to_date()
 
 
 def _configure_logging() -> None:

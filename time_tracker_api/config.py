@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from commons.feature_toggles.service import DEFAULT_REFRESH_SECONDS
+from commons.services.schema import DEFAULT_RECHECK_SECONDS
 from commons.settings import StorageSettings
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,8 @@ class Config:
     feature_flags_file: str | None = None
     feature_flags_refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     auto_migrate: bool = False
+    # How often a schema found out of date is checked again (commons/services/schema.py).
+    schema_recheck_seconds: float = DEFAULT_RECHECK_SECONDS
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     problems: tuple[str, ...] = ()
 

@@ -9,10 +9,15 @@ from commons.data_access_layer.ports import Storage
 from commons.domain.exceptions import FeatureDisabled
 from commons.domain.principal import Principal
 from commons.feature_toggles import FeatureToggles
+from commons.services.schema import SchemaCheck
 
 
 def storage() -> Storage:
     return current_app.extensions["storage"]
+
+
+def schema() -> SchemaCheck:
+    return current_app.extensions["schema"]
 
 
 def principal() -> Principal:

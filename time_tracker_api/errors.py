@@ -22,6 +22,7 @@ STATUS = {
     domain.Conflict: 409,
     domain.PayloadTooLarge: 413,
     domain.Unprocessable: 422,
+    domain.SchemaOutOfDate: 503,
     domain.StorageUnavailable: 503,
 }
 

@@ -246,7 +246,7 @@ def init_app(app: Flask, settings: JwtSettings) -> None:
 
     @app.before_request
     def authenticate() -> None:
-        if request.method == "OPTIONS" or _is_public(request.path):
+        if request.method == "OPTIONS" or is_public(request.path):
             return
         claims = current_app.extensions["token_verifier"].verify(bearer_token())
         identity = identity_from_claims(claims)
@@ -255,7 +255,8 @@ def init_app(app: Flask, settings: JwtSettings) -> None:
         )
 
 
-def _is_public(path: str) -> bool:
+def is_public(path: str) -> bool:
+    """Whether the path is served without a token (the docs and the probes)."""
     return (
         path in PUBLIC_PATHS or path.rstrip("/") in PUBLIC_PATHS or path.startswith("/swaggerui/")
     )

@@ -3,7 +3,8 @@
 Each resource documents the failures particular to it (`@ns.response(409, ...)`). The ones every
 operation shares follow from its shape, so they are added here rather than repeated on each
 method: 401 where a token is needed, 400 where there is a parameter or a body to validate, 413
-where there is a body, 404 where a path names a record. Every 4xx answer has the `Error` body.
+where there is a body, 404 where a path names a record. Every 4xx and 5xx answer has the `Error`
+body.
 """
 
 from __future__ import annotations
@@ -63,6 +64,6 @@ def _document(operation: dict[str, Any], shared: list[dict], secured_by_default:
     for status in wanted:
         responses.setdefault(str(status), {"description": SHARED[status]})
     for status, response in responses.items():
-        if str(status).startswith("4"):
+        if str(status).startswith(("4", "5")):
             response.setdefault("description", HTTPStatus(int(status)).phrase)
             response.setdefault("schema", ERROR_REF)

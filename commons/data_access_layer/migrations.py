@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,3 +52,18 @@ def load_migrations_package() -> str:
         sys.modules[PACKAGE] = module
         spec.loader.exec_module(module)
     return PACKAGE
+
+
+def known_migrations() -> list[str]:
+    """The names of the repository's migrations, in the order they apply.
+
+    The names migrate-anything records: the modules of the package, found as it finds them
+    (without importing them, so asking costs no import of their dependencies).
+    """
+    return sorted(name for _, name, _ in pkgutil.iter_modules([str(PACKAGE_PATH)]))
+
+
+def pending_among(applied: Iterable[str]) -> list[str]:
+    """The repository's migrations that are not among those `applied`, in the order they apply."""
+    done = set(applied)
+    return [name for name in known_migrations() if name not in done]

@@ -151,6 +151,10 @@ class Storage(Protocol):
     def migrate(self, revert_latest: bool = False) -> None:
         """Apply pending migrations, or revert the latest one."""
 
+    def pending_migrations(self) -> list[str]:
+        """The migrations `migrate()` would apply, in order (none: the schema is up to date);
+        StorageUnavailable when the storage cannot be reached. Changes nothing."""
+
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
         """Run the audit handlers on the changes not delivered yet (the local dispatcher)."""
 

@@ -65,6 +65,18 @@ class StorageUnavailable(DomainError):
         self.detail = detail  # for operators (logs, the CLI); never sent to a client
 
 
+class SchemaOutOfDate(StorageUnavailable):
+    code = "schema_out_of_date"
+    default_message = (
+        "The database schema is out of date: an operator must run `python cli.py migrate`; "
+        "try again shortly"
+    )
+
+    def __init__(self, pending: list[str], retry_after: int = 5):
+        super().__init__(retry_after=retry_after, detail=f"pending: {', '.join(pending)}")
+        self.pending = pending
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     default_message = "The request body is too large"

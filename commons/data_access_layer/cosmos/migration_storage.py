@@ -15,6 +15,20 @@ from commons.data_access_layer.cosmos.containers import MIGRATION
 
 APP_ID = "time-tracker"
 _BY_APP = "SELECT c.id, c.code FROM c WHERE c.app_id = @app_id"
+_NAMES_BY_APP = "SELECT VALUE c.id FROM c WHERE c.app_id = @app_id"
+
+
+def applied_migrations(database: DatabaseProxy) -> list[str]:
+    """The names of the migrations applied to the database, read only: a database or a
+    `migration` container that does not exist yet has none."""
+    container = database.get_container_client(MIGRATION)
+    try:
+        names = container.query_items(
+            _NAMES_BY_APP, parameters=[{"name": "@app_id", "value": APP_ID}], partition_key=APP_ID
+        )
+        return sorted(names)
+    except CosmosResourceNotFoundError:
+        return []
 
 
 class CosmosMigrationStorage(Storage):  # type: ignore[misc]

@@ -22,6 +22,7 @@ from commons.data_access_layer.cosmos.events import CosmosEventRepository
 from commons.data_access_layer.cosmos.migration_storage import (
     CosmosMigrationStorage,
     CosmosMigrationTarget,
+    applied_migrations,
 )
 from commons.data_access_layer.cosmos.repositories import (
     CosmosCatalogRepository,
@@ -29,7 +30,11 @@ from commons.data_access_layer.cosmos.repositories import (
     CosmosUserRepository,
     parameters,
 )
-from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.data_access_layer.migrations import (
+    load_migrations_package,
+    pending_among,
+    set_target,
+)
 from commons.data_access_layer.ports import DispatchReport
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
@@ -189,6 +194,11 @@ def retry_after(error: BaseException) -> int:
         return 5
 
 
+def _unreachable(error: AzureError | ValueError) -> StorageUnavailable:
+    reason = str(getattr(error, "message", None) or error).splitlines()[0]
+    return StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}")
+
+
 class CosmosStorage:
     """The Cosmos DB backend. Each thread has a client of its own, created on its first use.
 
@@ -233,8 +243,14 @@ class CosmosStorage:
         try:
             self.database.read()
         except (AzureError, ValueError) as error:
-            reason = str(getattr(error, "message", None) or error).splitlines()[0]
-            raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
+            raise _unreachable(error) from error
+
+    def pending_migrations(self) -> list[str]:
+        try:
+            applied = applied_migrations(self.database)
+        except (AzureError, ValueError) as error:
+            raise _unreachable(error) from error
+        return pending_among(applied)
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
         return DispatchReport(delivered=poll_changes(self.database))
@@ -250,8 +266,7 @@ class CosmosStorage:
         try:
             database = self.client.create_database_if_not_exists(self.settings.cosmos_database)
         except (AzureError, ValueError) as error:
-            reason = str(getattr(error, "message", None) or error).splitlines()[0]
-            raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
+            raise _unreachable(error) from error
         set_target(CosmosMigrationTarget(database))
         configure(storage=CosmosMigrationStorage(database))
         run_migrations(load_migrations_package(), revert=revert_latest)

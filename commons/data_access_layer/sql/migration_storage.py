@@ -18,6 +18,15 @@ migrations_table = sa.Table(
 )
 
 
+def applied_migrations(connection: sa.Connection) -> list[str]:
+    """The names of the migrations applied to the database, read only: a database that was
+    never migrated (no `migrations` table yet) has none."""
+    if not sa.inspect(connection).has_table(migrations_table.name):
+        return []
+    rows = connection.execute(sa.select(migrations_table.c.name).order_by(migrations_table.c.name))
+    return [row.name for row in rows]
+
+
 class SqlMigrationStorage(Storage):  # type: ignore[misc]
     """Records each applied migration with its source, as migrate-anything expects."""
 

@@ -12,7 +12,11 @@ import migrate_anything
 import sqlalchemy as sa
 from migrate_anything.migrator import run as run_migrations
 
-from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.data_access_layer.migrations import (
+    load_migrations_package,
+    pending_among,
+    set_target,
+)
 from commons.data_access_layer.ports import DispatchReport
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
@@ -20,6 +24,7 @@ from commons.data_access_layer.sql.events import SqlEventRepository
 from commons.data_access_layer.sql.migration_storage import (
     SqlMigrationStorage,
     SqlMigrationTarget,
+    applied_migrations,
 )
 from commons.data_access_layer.sql.repositories import (
     SqlCatalogRepository,
@@ -118,6 +123,12 @@ class SqlUnitOfWork:
             raise StorageUnavailable() from exc
 
 
+def _unreachable(error: sa.exc.DBAPIError) -> StorageUnavailable:
+    # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    return StorageUnavailable(detail=f"The database cannot be reached: {reason}")
+
+
 class SqlStorage:
     """The SQL backend: engine, units of work, health and migrations."""
 
@@ -136,9 +147,15 @@ class SqlStorage:
             with self.engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.DBAPIError as error:
-            # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
-            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-            raise StorageUnavailable(detail=f"The database cannot be reached: {reason}") from error
+            raise _unreachable(error) from error
+
+    def pending_migrations(self) -> list[str]:
+        try:
+            with self.engine.connect() as connection:
+                applied = applied_migrations(connection)
+        except sa.exc.DBAPIError as error:
+            raise _unreachable(error) from error
+        return pending_among(applied)
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
         delivered = failed = parked = 0
