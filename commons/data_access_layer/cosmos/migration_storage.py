@@ -15,7 +15,7 @@ from commons.data_access_layer.cosmos.containers import MIGRATION
 
 APP_ID = "time-tracker"
 _BY_APP = "SELECT c.id, c.code FROM c WHERE c.app_id = @app_id"
-_NAMES_BY_APP = "SELECT VALUE c.id FROM c WHERE c.app_id = @app_id"
+_NAMES_BY_APP = "SELECT c.id FROM c WHERE c.app_id = @app_id"
 
 
 def applied_migrations(database: DatabaseProxy) -> list[str]:
@@ -23,10 +23,10 @@ def applied_migrations(database: DatabaseProxy) -> list[str]:
     `migration` container that does not exist yet has none."""
     container = database.get_container_client(MIGRATION)
     try:
-        names = container.query_items(
+        documents = container.query_items(
             _NAMES_BY_APP, parameters=[{"name": "@app_id", "value": APP_ID}], partition_key=APP_ID
         )
-        return sorted(names)
+        return sorted(document["id"] for document in documents)
     except CosmosResourceNotFoundError:
         return []
 
