@@ -203,3 +203,11 @@ def test_a_pending_schema_is_asked_again_at_most_every_few_seconds_and_up_to_dat
         assert schema.pending(fresh=True) == []
     finally:
         _dispose(app_storage)
+
+
+def test_the_swagger_document_lists_both_503_answers_of_ready(client):
+    responses = client.get("/swagger.json").json["paths"]["/ready"]["get"]["responses"]
+    assert {"schema_out_of_date", "storage_unavailable"} <= set(
+        responses["503"]["description"].replace("`", " ").split()
+    )
+    assert responses["503"]["schema"] == {"$ref": "#/definitions/Error"}
