@@ -289,3 +289,7 @@ def test_worked_seconds_clip_entries_to_each_window(storage, tenant):
 
 def test_storage_answers_a_ping(storage):
     storage.ping()
+
+
+def test_a_migrated_storage_has_no_pending_migrations(storage):
+    assert storage.pending_migrations() == []
