@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from commons.data_access_layer.sql.engine import create_sql_engine, normalized_url
 from commons.data_access_layer.sql.unit_of_work import SqlStorage
-from tests.backends import Database, create_database
+from tests.backends import Database, create_database, unavailable
 from tests.private_mariadb import PrivateMariaDB
 
 SESSION_ID = {"postgresql": "SELECT pg_backend_pid()", "mariadb": "SELECT CONNECTION_ID()"}
@@ -147,7 +147,8 @@ def test_a_mariadb_url_without_a_port_reaches_the_drivers_default(tmp_path: Path
     database = create_database("mariadb", tmp_path)
     url = sa.engine.make_url(database.url)
     if url.port not in (None, DEFAULT_MARIADB_PORT):
-        pytest.skip(f"TEST_MARIADB_URL names port {url.port}, not the default")
+        database.drop()
+        unavailable("mariadb", ValueError(f"TEST_MARIADB_URL names port {url.port}, not 3306"))
     portless = sa.URL.create(
         url.drivername,
         url.username,
