@@ -32,6 +32,8 @@ SERVER_URLS = {
 HOW_TO_GET = {
     "postgresql": "start PostgreSQL on 127.0.0.1:5432 (trust auth) or set TEST_POSTGRES_URL",
     "mariadb": "start MariaDB on 127.0.0.1:3306 and install odbc-mariadb, or set TEST_MARIADB_URL",
+    "private mariadb": "install mariadb-server (mariadb-install-db and mariadbd): the tests "
+    "start a MariaDB of their own on a free port",
     "cosmos": "run scripts/test.sh (it installs Node.js and the emulator; or run npm ci), "
     "or set TEST_COSMOS_ENDPOINT and TEST_COSMOS_KEY",
 }

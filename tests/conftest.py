@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from werkzeug.serving import make_server
 from tests.backends import BACKENDS, create_cosmos_database, create_database, unavailable
 from tests.clocks import CLOCKS
 from tests.cosmos_emulator import Emulator, EmulatorUnavailable, start_emulator
+from tests.private_mariadb import PrivateMariaDB, PrivateMariaDBUnavailable, private_mariadb
 from time_tracker_api import create_app
 from time_tracker_api.config import TEST_JWT_SECRET, config_for_tests
 
@@ -48,6 +50,18 @@ def cosmos_emulator() -> Iterator[Emulator]:
         unavailable("cosmos", error)
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def private_mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMariaDB]:
+    """A MariaDB server of the session's own on a free port (not 3306), stopped at the end."""
+    stack = ExitStack()
+    try:
+        server = stack.enter_context(private_mariadb(tmp_path_factory.mktemp("mariadb")))
+    except PrivateMariaDBUnavailable as error:
+        unavailable("private mariadb", error)
+    with stack:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.functions.timer import TimerRequest
 
+from commons.data_access_layer.sql.engine import normalized_url
 from tests.conftest import ADMIN, make_token
 from tests.processes import REPO_ROOT, TIMEOUT, clean_env, run_cli
 from time_tracker_api import create_app
@@ -430,6 +431,52 @@ def test_a_second_tick_records_nothing_again(functions, settings, sql_url, tmp_p
     recorded = rows(sql_url, "events")
     call(functions, TIMER_FUNCTION, TimerRequest(past_due=True))
     assert rows(sql_url, "events") == recorded
+
+
+def test_the_timer_drains_an_outbox_on_the_mariadb_port_its_url_names(
+    functions, settings, private_mariadb_server, tmp_path, tenant
+):
+    # The database exists on the private server only: reaching 3306 instead finds nothing.
+    database = f"tt_events_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(normalized_url(private_mariadb_server.url()))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        url = private_mariadb_server.url(database=database)
+        env = clean_env(tmp_path / "instance", APP_ENV="development", SQL_DATABASE_URI=url)
+        result = run_cli("migrate", env=env)
+        assert result.returncode == 0, result.stderr
+        make_changes(url, tmp_path / "instance", tenant)
+        settings.setenv("SQL_DATABASE_URI", url)
+
+        call(functions, TIMER_FUNCTION, TimerRequest())
+
+        with admin.connect() as connection:
+            pending, recorded = (
+                connection.exec_driver_sql(f"SELECT COUNT(*) FROM {database}.{table}").scalar()
+                for table in ("outbox WHERE status <> 'done'", "events")
+            )
+        assert (pending, recorded) == (0, 6)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {database}")
+        admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mariadb+pyodbc://root@127.0.0.1:3307/db?driver=MariaDB+Unicode",
+        "mysql+pyodbc://u:p%3Bw%7Dd@db.example:3307/db?driver=MariaDB+Unicode&charset=utf8mb4",
+        "mariadb+pyodbc://root@127.0.0.1/db?driver=MariaDB+Unicode",
+        "mssql+pyodbc://sa:pw@db.example:1433/db?driver=ODBC+Driver+18+for+SQL+Server",
+        "postgresql://user@db.example:5432/time_tracker",
+        "sqlite:////tmp/time_tracker.db",
+    ],
+)
+def test_the_timer_reads_sql_urls_as_the_api_reads_them(functions, url):
+    # The folder cannot import commons, so it keeps its own copy of the rule.
+    assert sys.modules["audit.clients"].normalized_url(url) == normalized_url(url)
 
 
 def test_the_timer_takes_postgresql_urls_without_a_driver(functions):

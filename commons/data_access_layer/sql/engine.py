@@ -15,10 +15,20 @@ PING_AFTER_IDLE_S = 2.0
 
 
 def normalized_url(url: str) -> sa.URL:
-    """Pick psycopg 3 for PostgreSQL URLs that name no driver."""
+    """The URL to connect with: psycopg 3 for bare PostgreSQL URLs, MariaDB ports ODBC reads."""
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if (
+        parsed.get_backend_name() in ("mysql", "mariadb")
+        and parsed.get_driver_name() == "pyodbc"
+        and parsed.port is not None
+        and "port" not in parsed.query
+    ):
+        # SQLAlchemy writes host:port as `Server=host,port`, SQL Server's form, which MariaDB's
+        # ODBC driver reads as the host alone: it would connect to 3306. Given a `port` query
+        # option instead, SQLAlchemy writes `Server=host;...;port=N`, which the driver reads.
+        parsed = parsed.update_query_dict({"port": str(parsed.port)})
     return parsed
 
 
