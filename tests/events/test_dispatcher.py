@@ -7,6 +7,7 @@ on Cosmos DB changes (polled by `_ts` on the emulator).
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -129,13 +130,15 @@ def test_a_failing_handler_leaves_the_change_pending_then_parks_it(sql_storage, 
             raise ValueError("the audit store said no")
         outbox.record_event(event, connection)
 
-    result = outbox.drain_once(sql_storage.engine, 1000, handler=failing, max_attempts=2)
+    result = outbox.drain_once(
+        sql_storage.engine, 1000, handler=failing, retry_delays=(timedelta(0),)
+    )
     assert result.failed >= 1
     [row] = [r for r in outbox_rows(sql_storage, admin.tenant_id) if r["item_id"] == failing_id]
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert row["last_error"] == "ValueError: the audit store said no"
 
-    outbox.drain_once(sql_storage.engine, 1000, handler=failing, max_attempts=2)
+    outbox.drain_once(sql_storage.engine, 1000, handler=failing, retry_delays=(timedelta(0),))
     assert failing_id in [c["item_id"] for c in sql_storage.parked_changes()]
 
     assert sql_storage.retry_parked() >= 1
