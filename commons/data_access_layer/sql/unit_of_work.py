@@ -54,16 +54,25 @@ def _reason(error: sa.exc.DBAPIError) -> str:
 
 
 @contextmanager
-def _outbox_errors() -> Iterator[None]:
+def _outbox_errors(engine: sa.Engine) -> Iterator[None]:
     """Turn a database failure while draining or managing the outbox into one plain sentence."""
     try:
         yield
     except sa.exc.DBAPIError as error:
-        if is_transient(error):
+        detail = f"The outbox cannot be read: {_reason(error)}"
+        # Some drivers (pyodbc) report a refused connection as a plain DBAPIError: ask again.
+        if is_transient(error) or not _answers(engine):
             detail = f"The database cannot be reached: {_reason(error)}"
-        else:
-            detail = f"The outbox cannot be read: {_reason(error)}"
         raise StorageUnavailable(detail=detail) from error
+
+
+def _answers(engine: sa.Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError:
+        return False
+    return True
 
 
 _REPOSITORIES: dict[str, type[SqlCatalogRepository]] = {"project": SqlProjectRepository}
@@ -161,17 +170,17 @@ class SqlStorage:
             ) from error
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
-        with _outbox_errors():
+        with _outbox_errors(self.engine):
             total, _ = outbox_dispatch.drain(self.engine, batch_size)
             waiting = outbox_dispatch.waiting(self.engine)
         return DispatchReport(total.delivered, total.failed, total.parked, waiting)
 
     def parked_changes(self) -> list[dict[str, Any]]:
-        with _outbox_errors():
+        with _outbox_errors(self.engine):
             return outbox_dispatch.parked(self.engine)
 
     def retry_parked(self, ids: list[str] | None = None) -> int:
-        with _outbox_errors():
+        with _outbox_errors(self.engine):
             try:
                 return outbox_dispatch.retry_parked(self.engine, ids)
             except outbox_dispatch.NotParked as error:
