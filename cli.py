@@ -95,7 +95,11 @@ def build_parser() -> Parser:
         title="event commands", metavar="<event command>", parser_class=Parser
     )
     dispatch = event_commands.add_parser(
-        "dispatch", help="run the audit handlers on pending changes (outbox, or Cosmos changes)"
+        "dispatch",
+        help="run the audit handlers on pending changes (outbox, or Cosmos changes)",
+        description="Run the audit handlers on the pending changes that are due. A failed "
+        "change waits longer after each failure before it is tried again (from seconds up to "
+        "hours); when its last retry fails it is parked (see `events parked`).",
     )
     dispatch.add_argument("--follow", action="store_true", help="keep polling until stopped")
     dispatch.add_argument(
@@ -108,7 +112,13 @@ def build_parser() -> Parser:
     parked = event_commands.add_parser("parked", help="list changes parked after failing")
     parked.set_defaults(handler=list_parked)
     retry = event_commands.add_parser("retry", help="put parked changes back in line")
-    retry.add_argument("--id", action="append", dest="ids", metavar="ID", help="only this one")
+    retry.add_argument(
+        "--id",
+        action="append",
+        dest="ids",
+        metavar="ID",
+        help="only this one (repeatable); an id that is not parked fails and retries nothing",
+    )
     retry.set_defaults(handler=retry_parked)
     events.set_defaults(handler=lambda args: events.error("an event command is required"))
     return parser
@@ -209,18 +219,30 @@ def _storage() -> Any:
 
 
 def dispatch_events(args: argparse.Namespace) -> None:
-    """Deliver pending changes to the audit log, once or (--follow) until interrupted."""
+    """Deliver the pending changes that are due to the audit log, once or (--follow) until
+    interrupted; following, an unreachable database is reported and tried again next poll."""
+    from commons.domain.exceptions import StorageUnavailable
+
     storage = _storage()
     try:
         while True:
-            report = storage.dispatch_changes(args.batch_size)
-            if report.delivered or report.failed or report.parked or not args.follow:
+            try:
+                report = storage.dispatch_changes(args.batch_size)
+            except StorageUnavailable as error:
+                if not args.follow:
+                    raise
                 print(
-                    f"{report.delivered} delivered, {report.failed} failed "
-                    f"(will retry), {report.parked} parked",
-                    file=sys.stderr,
-                    flush=True,
+                    f"cli.py: error: {error.detail or error.message}", file=sys.stderr, flush=True
                 )
+            else:
+                if report.delivered or report.failed or report.parked or not args.follow:
+                    print(
+                        f"{report.delivered} delivered, {report.failed} failed "
+                        f"(will retry), {report.parked} parked, "
+                        f"{report.waiting} waiting for their next attempt",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             if not args.follow:
                 return
             time.sleep(args.interval)

@@ -156,13 +156,19 @@ class Storage(Protocol):
         StorageUnavailable when the storage cannot be reached. Changes nothing."""
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
-        """Run the audit handlers on the changes not delivered yet (the local dispatcher)."""
+        """Run the audit handlers on the changes that are due (the local dispatcher).
+
+        Raises StorageUnavailable when the storage cannot be read.
+        """
 
     def parked_changes(self) -> list[dict[str, Any]]:
         """Changes that failed too often and wait for an operator."""
 
     def retry_parked(self, ids: list[str] | None = None) -> int:
-        """Put parked changes (all, or those ids) back in line; returns how many."""
+        """Put parked changes (all, or those ids) back in line; returns how many.
+
+        Raises NotFound, changing nothing, when one of the ids is not a parked change.
+        """
 
 
 @dataclass(frozen=True)
@@ -170,3 +176,4 @@ class DispatchReport:
     delivered: int = 0
     failed: int = 0
     parked: int = 0
+    waiting: int = 0  # failed before, their next attempt still ahead

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
+import pytest
 import sqlalchemy as sa
 
+from tests.backends import SQL_BACKENDS, create_database
 from tests.conftest import ADMIN, Caller
-from tests.processes import clean_env, run_cli
+from tests.processes import REPO_ROOT, TIMEOUT, assert_one_error_line, clean_env, free_port, run_cli
 from time_tracker_api import create_app
 from time_tracker_api.config import config_for_tests
 
@@ -22,7 +28,7 @@ def test_dispatching_twice_from_the_command_line_records_each_change_once(tmp_pa
     second = run_cli("events", "dispatch", env=env)
 
     assert first.returncode == 0, first.stderr
-    assert "3 delivered, 0 failed (will retry), 0 parked" in first.stderr
+    assert "3 delivered, 0 failed (will retry), 0 parked, 0 waiting" in first.stderr
     assert "0 delivered" in second.stderr
     engine = sa.create_engine(url)
     with engine.connect() as connection:
@@ -41,3 +47,63 @@ def test_parked_and_retry_report_in_plain_words(tmp_path):
     assert (parked.returncode, parked.stdout) == (0, "")
     assert retried.returncode == 0
     assert "0 parked changes will be retried" in retried.stderr
+
+
+def unreachable_url(backend: str, tmp_path) -> str:
+    """A URL of the backend that nothing answers: a closed port, or a file that cannot open."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'no-such-folder' / 'api.db'}"
+    if backend == "postgresql":
+        return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/time_tracker"
+    # The MariaDB ODBC driver ignores a port in the host part (`Server=host,port`): name it apart.
+    return (
+        f"mariadb+pyodbc://root:@127.0.0.1/time_tracker?driver=MariaDB+Unicode&Port={free_port()}"
+    )
+
+
+@pytest.mark.parametrize("command", ["dispatch", "parked"])
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+def test_events_commands_against_an_unreachable_database_fail_with_one_line(
+    tmp_path, backend, command
+):
+    env = clean_env(
+        tmp_path, APP_ENV="development", SQL_DATABASE_URI=unreachable_url(backend, tmp_path)
+    )
+    result = run_cli("events", command, env=env)
+    assert_one_error_line(result, starts_with="cli.py: error: The database cannot be reached: ")
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+def test_retrying_an_unknown_id_fails_with_one_line(tmp_path, backend):
+    database = create_database(backend, tmp_path)
+    try:
+        env = clean_env(tmp_path, APP_ENV="development", SQL_DATABASE_URI=database.url)
+        assert run_cli("migrate", env=env).returncode == 0
+        result = run_cli("events", "retry", "--id", "no-such-change", env=env)
+    finally:
+        database.drop()
+    line = assert_one_error_line(result, starts_with="cli.py: error: ")
+    assert "no-such-change" in line
+
+
+def test_following_rides_out_an_unreachable_database_one_line_a_poll(tmp_path):
+    env = clean_env(
+        tmp_path, APP_ENV="development", SQL_DATABASE_URI=unreachable_url("postgresql", tmp_path)
+    )
+    follower = subprocess.Popen(
+        [sys.executable, "cli.py", "events", "dispatch", "--follow", "--interval", "1"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Two polls' lines: the first failure did not end the command.
+        lines = [follower.stderr.readline() for _ in range(2)]  # type: ignore[union-attr]
+        assert follower.poll() is None  # still following
+    finally:
+        follower.send_signal(signal.SIGINT)
+        _, rest = follower.communicate(timeout=TIMEOUT)
+    assert all(line.startswith("cli.py: error: The database cannot be reached") for line in lines)
+    assert "Traceback" not in "".join(lines) + rest

@@ -507,3 +507,28 @@ def test_a_crash_mid_batch_leaves_the_whole_batch_pending_on_sqlite(
         engine.dispose()
     assert rows(sql_url, "events") == []
     assert {change["status"] for change in rows(sql_url, "outbox")} == {"pending"}
+
+
+def test_a_failing_tick_ends_with_its_batch_and_the_next_tick_waits_for_the_delay(
+    functions, settings, sql_url, tmp_path, tenant
+):
+    make_changes(sql_url, tmp_path / "instance", tenant)
+    engine = sa.create_engine(sql_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE events RENAME TO events_away")
+    finally:
+        engine.dispose()
+    settings.setenv("SQL_DATABASE_URI", sql_url)
+    settings.setenv("OUTBOX_BATCH_SIZE", "2")
+
+    call(functions, TIMER_FUNCTION, TimerRequest())
+    first = {change["id"]: change for change in rows(sql_url, "outbox")}
+    failed = [change for change in first.values() if change["attempts"]]
+    assert len(failed) == 2  # one batch failed: the tick went no further
+    assert all(change["next_attempt_at"] and change["status"] == "pending" for change in failed)
+
+    call(functions, TIMER_FUNCTION, TimerRequest())
+    second = rows(sql_url, "outbox")
+    # The next tick tried the next batch and left the first one waiting out its delay.
+    assert sorted(change["attempts"] for change in second) == [0, 0, 1, 1, 1, 1]

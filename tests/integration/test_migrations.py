@@ -50,6 +50,13 @@ def applied(storage):
         ]
 
 
+def revert_to(storage, name):
+    """Migrate fully, then revert the later migrations one by one until `name` is the latest."""
+    storage.migrate()
+    while applied(storage)[-1] != name:
+        storage.migrate(revert_latest=True)
+
+
 def application_tables(storage):
     return set(sa.inspect(storage.engine).get_table_names()) - {"migrations"}
 
@@ -199,11 +206,20 @@ def insert(storage, rows: dict[sa.Table, list[dict[str, Any]]]) -> None:
             connection.execute(sa.insert(table), values)
 
 
+# Columns that migrations after 0005 add: these tests read the tables without them.
+LATER_COLUMNS = {"outbox": {"next_attempt_at"}}
+
+
 def stored(storage) -> dict[str, list[tuple]]:
     with storage.engine.connect() as connection:
         return {
             table.name: sorted(
-                tuple(str(value) for value in row) for row in connection.execute(sa.select(table))
+                tuple(str(value) for value in row)
+                for row in connection.execute(
+                    sa.select(
+                        *(c for c in table.c if c.name not in LATER_COLUMNS.get(table.name, ()))
+                    )
+                )
             )
             for table in tables.metadata.sorted_tables
         }
@@ -218,9 +234,7 @@ def matching(storage, table: sa.Table, column: str, value: str) -> list[str]:
 
 def test_ids_written_before_the_exact_ids_migration_stay_and_compare_exactly(fresh_storage):
     storage = fresh_storage
-    storage.migrate()
-    storage.migrate(revert_latest=True)
-    assert applied(storage)[-1] == "0004_events"
+    revert_to(storage, "0004_events")
     insert(storage, rows_of_a_tenant(TENANT, OWNER))
     before = stored(storage)
     if storage.engine.dialect.name in ("mysql", "mariadb"):
@@ -289,8 +303,7 @@ def foreign_keys(storage, table: str) -> dict[str, tuple]:
 
 def test_foreign_keys_between_id_columns_survive_the_exact_ids_migration(fresh_mariadb):
     storage = fresh_mariadb
-    storage.migrate()
-    storage.migrate(revert_latest=True)
+    revert_to(storage, "0004_events")
     insert(storage, rows_of_a_tenant(TENANT, OWNER))
     with storage.engine.begin() as connection:
         for statement in OPERATOR_FOREIGN_KEYS.values():
@@ -303,7 +316,7 @@ def test_foreign_keys_between_id_columns_survive_the_exact_ids_migration(fresh_m
     assert {table: foreign_keys(storage, table) for table in keys} == keys
     assert keys["project"]["fk_project_customer"][2] == {"ondelete": "CASCADE"}
     assert stored(storage) == before
-    storage.migrate(revert_latest=True)
+    revert_to(storage, "0004_events")
     assert {table: foreign_keys(storage, table) for table in keys} == keys
     assert stored(storage) == before
 
@@ -312,8 +325,7 @@ def test_a_foreign_key_from_outside_the_schema_stops_the_migration_before_it_alt
     fresh_mariadb,
 ):
     storage = fresh_mariadb
-    storage.migrate()
-    storage.migrate(revert_latest=True)
+    revert_to(storage, "0004_events")
     with storage.engine.begin() as connection:
         connection.exec_driver_sql(
             "CREATE TABLE notes (tenant_id VARCHAR(64) NOT NULL, user_id VARCHAR(128) NOT NULL, "

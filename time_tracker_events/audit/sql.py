@@ -3,16 +3,17 @@
 Each batch is one transaction: the claimed outbox rows are locked (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, MariaDB and SQL Server; SQLite serializes writers), their events are inserted into
 `events` (ids from the outbox, so a replay inserts nothing new), and the rows are marked done.
-A crash rolls the whole batch back; a failing row is rolled back alone and keeps its attempts
-and last error, and is parked as `dead` after `max_attempts`.
+A crash rolls the whole batch back; a failing row is rolled back alone, keeps its attempts and
+last error, and waits out the next delay of `RETRY_DELAYS` before it is claimed again. When the
+attempt after the last delay fails too, the row is parked as `dead` for an operator.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,16 @@ from .events import AuditEvent, from_outbox
 logger = logging.getLogger(__name__)
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
-MAX_ATTEMPTS = 5
+# How long a change waits after its first, second, ... failure before it is tried again. A change
+# that fails once more after the last wait is parked: one attempt and five retries spread over
+# about 2 h 36 min, so a database that is away for a while parks nothing.
+RETRY_DELAYS: tuple[timedelta, ...] = (
+    timedelta(seconds=10),
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
 
 
 class _Timestamp(sa.types.TypeDecorator[datetime]):
@@ -58,6 +68,7 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer()),
     sa.Column("last_error", sa.UnicodeText()),
     sa.Column("processed_at", _Timestamp()),
+    sa.Column("next_attempt_at", _Timestamp()),
 )
 events = sa.Table(
     "events",
@@ -86,6 +97,20 @@ class BatchResult:
     def claimed(self) -> int:
         return self.delivered + self.failed + self.parked
 
+    def add(self, other: BatchResult) -> None:
+        """Count `other`'s changes in these totals."""
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.parked += other.parked
+
+
+class NotParked(LookupError):
+    """Changes asked to be retried that are not parked (unknown ids, or not dead)."""
+
+    def __init__(self, ids: Sequence[str]):
+        super().__init__(f"No parked change has the id {', '.join(ids)}")
+        self.ids = list(ids)
+
 
 def record_event(event: AuditEvent, connection: sa.Connection) -> None:
     """Insert the audit event unless it is there already (idempotent)."""
@@ -112,13 +137,16 @@ def drain_once(
     engine: sa.Engine,
     batch_size: int = 100,
     handler: Handler | None = None,
-    max_attempts: int = MAX_ATTEMPTS,
+    retry_delays: Sequence[timedelta] = RETRY_DELAYS,
+    now: datetime | None = None,
 ) -> BatchResult:
-    """Deliver one batch of pending changes; returns what happened to it.
+    """Deliver one batch of the pending changes that are due; returns what happened to it.
 
     Without a handler the batch is recorded in bulk; should that fail, each change is retried
-    on its own, so one bad change cannot hold the others back.
+    on its own, so one bad change cannot hold the others back. A change whose next attempt is
+    still ahead (`now` by default the current time) is not claimed at all.
     """
+    moment = _naive(now or datetime.now(UTC))
     result = BatchResult()
     with engine.connect() as connection:
         # The API's SQLite engines honour this option with BEGIN IMMEDIATE: one dispatcher at a
@@ -128,7 +156,7 @@ def drain_once(
             rows = (
                 connection.execute(
                     sa.select(outbox)
-                    .where(outbox.c.status == PENDING)
+                    .where(outbox.c.status == PENDING, _due(moment))
                     .order_by(outbox.c.occurred_at, outbox.c.id)
                     .limit(batch_size)
                     .with_for_update(skip_locked=True)
@@ -137,22 +165,62 @@ def drain_once(
                 .all()
             )
             rows = list(rows)
-            if handler is None and rows and _deliver_in_bulk(connection, rows):
+            if handler is None and rows and _deliver_in_bulk(connection, rows, moment):
                 result.delivered = len(rows)
                 return result
             for row in rows:
-                _deliver(connection, row, handler or record_event, max_attempts, result)
+                _deliver(connection, row, handler or record_event, retry_delays, moment, result)
     return result
 
 
-def _deliver_in_bulk(connection: sa.Connection, rows: list[sa.RowMapping]) -> bool:
+def drain(
+    engine: sa.Engine,
+    batch_size: int = 100,
+    max_batches: int | None = None,
+    handler: Handler | None = None,
+    now: datetime | None = None,
+) -> tuple[BatchResult, int]:
+    """Drain batch after batch until one comes back short or fails; the totals and batch count.
+
+    A batch with a failed change ends the run: its cause (a database going away, say) is likely
+    to fail the next batch too, and the changes left wait for the next run rather than each
+    spending an attempt now.
+    """
+    total, batches = BatchResult(), 0
+    while max_batches is None or batches < max_batches:
+        batch = drain_once(engine, batch_size, handler, now=now)
+        batches += 1
+        total.add(batch)
+        if batch.claimed < batch_size or batch.failed or batch.parked:
+            break
+    return total, batches
+
+
+def waiting(engine: sa.Engine, now: datetime | None = None) -> int:
+    """How many pending changes wait for a next attempt that is still ahead."""
+    moment = _naive(now or datetime.now(UTC))
+    with engine.connect() as connection:
+        count = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(outbox.c.status == PENDING, sa.not_(_due(moment)))
+        ).scalar_one()
+        return int(count)
+
+
+def _due(moment: datetime) -> sa.ColumnElement[bool]:
+    # NULL: never failed (or put back in line by an operator), due at once.
+    return sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= moment)
+
+
+def _deliver_in_bulk(connection: sa.Connection, rows: list[sa.RowMapping], now: datetime) -> bool:
     try:
         with connection.begin_nested():
             record_events([from_outbox(dict(row)) for row in rows], connection)
             connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id.in_([row["id"] for row in rows]))
-                .values(status=DONE, processed_at=_naive(datetime.now(UTC)), last_error=None)
+                .values(status=DONE, processed_at=now, last_error=None, next_attempt_at=None)
             )
         return True
     except Exception as error:  # noqa: BLE001 - fall back to one change at a time
@@ -164,23 +232,30 @@ def _deliver(
     connection: sa.Connection,
     row: sa.RowMapping,
     handler: Handler,
-    max_attempts: int,
+    retry_delays: Sequence[timedelta],
+    now: datetime,
     result: BatchResult,
 ) -> None:
-    now = _naive(datetime.now(UTC))
     try:
         with connection.begin_nested():
             handler(from_outbox(dict(row)), connection)
             connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == row["id"])
-                .values(status=DONE, processed_at=now, last_error=None)
+                .values(status=DONE, processed_at=now, last_error=None, next_attempt_at=None)
             )
         result.delivered += 1
     except Exception as error:  # noqa: BLE001 - any handler failure is retried, then parked
         attempts = (row["attempts"] or 0) + 1
-        parked = attempts >= max_attempts
-        logger.warning("Change %s failed (attempt %s): %s", row["id"], attempts, error)
+        parked = attempts > len(retry_delays)
+        next_attempt = None if parked else now + retry_delays[attempts - 1]
+        logger.warning(
+            "Change %s failed (attempt %s, %s): %s",
+            row["id"],
+            attempts,
+            "parked" if parked else f"next attempt at {next_attempt:%Y-%m-%d %H:%M:%S} UTC",
+            error,
+        )
         connection.execute(
             sa.update(outbox)
             .where(outbox.c.id == row["id"])
@@ -188,6 +263,7 @@ def _deliver(
                 attempts=attempts,
                 last_error=f"{type(error).__name__}: {error}"[:2000],
                 status=DEAD if parked else PENDING,
+                next_attempt_at=next_attempt,
             )
         )
         if parked:
@@ -209,13 +285,27 @@ def parked(engine: sa.Engine, limit: int = 100) -> list[dict[str, Any]]:
 
 
 def retry_parked(engine: sa.Engine, ids: list[str] | None = None) -> int:
-    """Put parked changes (all, or those ids) back in line, attempts reset."""
+    """Put parked changes (all, or those ids) back in line, due at once, attempts reset.
+
+    Raises NotParked, changing nothing, when one of the ids is not a parked change.
+    """
     condition = outbox.c.status == DEAD
     if ids:
         condition = sa.and_(condition, outbox.c.id.in_(ids))
     with engine.begin() as connection:
+        if ids:
+            found = set(
+                connection.execute(
+                    sa.select(outbox.c.id).where(condition).with_for_update()
+                ).scalars()
+            )
+            missing = [id_ for id_ in dict.fromkeys(ids) if id_ not in found]
+            if missing:
+                raise NotParked(missing)
         changed = connection.execute(
-            sa.update(outbox).where(condition).values(status=PENDING, attempts=0)
+            sa.update(outbox)
+            .where(condition)
+            .values(status=PENDING, attempts=0, next_attempt_at=None)
         )
         return int(changed.rowcount or 0)
 

@@ -4,10 +4,9 @@
 import logging
 
 import azure.functions as func
-import sqlalchemy as sa
 from audit import clients
 from audit.settings import EventsSettings
-from audit.sql import BatchResult, drain_once
+from audit.sql import drain
 
 FUNCTION_NAME = "drain_outbox"
 SCHEDULE = "%OUTBOX_SCHEDULE%"
@@ -21,11 +20,15 @@ logger = logging.getLogger(__name__)
 @bp.function_name(FUNCTION_NAME)
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, use_monitor=False)
 def drain_outbox(timer: func.TimerRequest) -> None:
-    """Record the audit events of every pending change in the SQL outbox."""
+    """Record the audit events of the pending changes of the SQL outbox that are due.
+
+    A failed change waits out its retry delay and is tried on a later tick; a batch with a failed
+    change ends the tick.
+    """
     if timer.past_due:
         logger.warning("The outbox timer is past due")
     batch_size = EventsSettings.from_env().outbox_batch_size
-    total, batches = drain(clients.sql_engine(), batch_size)
+    total, batches = drain(clients.sql_engine(), batch_size, max_batches=MAX_BATCHES)
     log = logger.warning if total.failed or total.parked else logger.info
     log(
         "Outbox: %d delivered, %d failed, %d parked in %d batch(es)",
@@ -34,19 +37,3 @@ def drain_outbox(timer: func.TimerRequest) -> None:
         total.parked,
         batches,
     )
-
-
-def drain(engine: sa.Engine, batch_size: int) -> tuple[BatchResult, int]:
-    """Drain batch after batch until one comes back short; the totals and the batch count."""
-    total, batches = BatchResult(), 0
-    while batches < MAX_BATCHES:
-        batch = drain_once(engine, batch_size)
-        batches += 1
-        total.delivered += batch.delivered
-        total.failed += batch.failed
-        total.parked += batch.parked
-        # A failed change stays pending at the head of the line: it waits for the next tick
-        # rather than spending all its attempts within this one.
-        if batch.claimed < batch_size or batch.failed:
-            break
-    return total, batches

@@ -38,9 +38,10 @@ from commons.data_access_layer.migrations import (
 from commons.data_access_layer.ports import DispatchReport
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
-from commons.domain.exceptions import DomainError, StorageUnavailable
+from commons.domain.exceptions import DomainError, NotFound, StorageUnavailable
 from commons.settings import StorageSettings
 from time_tracker_events.audit.cosmos import poll_changes
+from time_tracker_events.audit.sql import NotParked
 
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUSES = {408, 429, 449, 500, 502, 503, 504}
@@ -253,13 +254,19 @@ class CosmosStorage:
         return pending_among(applied)
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
-        return DispatchReport(delivered=poll_changes(self.database))
+        try:
+            return DispatchReport(delivered=poll_changes(self.database))
+        except (AzureError, ValueError) as error:
+            reason = str(getattr(error, "message", None) or error).splitlines()[0]
+            raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
 
     def parked_changes(self) -> list[dict[str, Any]]:
         """None here: the Functions host retries change feed batches itself."""
         return []
 
     def retry_parked(self, ids: list[str] | None = None) -> int:
+        if ids:
+            raise NotFound(str(NotParked(list(dict.fromkeys(ids)))))
         return 0
 
     def migrate(self, revert_latest: bool = False) -> None:

@@ -164,6 +164,8 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("last_error", sa.UnicodeText(), nullable=True),
     sa.Column("processed_at", UTCDateTime(), nullable=True),
+    # When a failed change is tried again; NULL: due at once (migration 0007).
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
     sa.Index("ix_outbox_status_occurred", "status", "occurred_at"),
 )
 

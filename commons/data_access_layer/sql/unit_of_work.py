@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -34,7 +36,7 @@ from commons.data_access_layer.sql.repositories import (
 from commons.data_access_layer.sql.time_entries import SqlTimeEntryRepository
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
-from commons.domain.exceptions import ConfigurationError, StorageUnavailable
+from commons.domain.exceptions import ConfigurationError, NotFound, StorageUnavailable
 from time_tracker_events.audit import sql as outbox_dispatch
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,33 @@ def is_transient(error: BaseException | None) -> bool:
     # SQLite reports a missing table as an OperationalError too; only its lock errors are transient.
     sqlite_error = getattr(error.orig, "sqlite_errorname", None)
     return sqlite_error is None or sqlite_error.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _reason(error: sa.exc.DBAPIError) -> str:
+    # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
+    return str(getattr(error, "orig", None) or error).splitlines()[0]
+
+
+@contextmanager
+def _outbox_errors(engine: sa.Engine) -> Iterator[None]:
+    """Turn a database failure while draining or managing the outbox into one plain sentence."""
+    try:
+        yield
+    except sa.exc.DBAPIError as error:
+        detail = f"The outbox cannot be read: {_reason(error)}"
+        # Some drivers (pyodbc) report a refused connection as a plain DBAPIError: ask again.
+        if is_transient(error) or not _answers(engine):
+            detail = f"The database cannot be reached: {_reason(error)}"
+        raise StorageUnavailable(detail=detail) from error
+
+
+def _answers(engine: sa.Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError:
+        return False
+    return True
 
 
 _REPOSITORIES: dict[str, type[SqlCatalogRepository]] = {"project": SqlProjectRepository}
@@ -124,9 +153,7 @@ class SqlUnitOfWork:
 
 
 def _unreachable(error: sa.exc.DBAPIError) -> StorageUnavailable:
-    # Operators read this (CLI, start-up log, /ready): the driver's first line says why.
-    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-    return StorageUnavailable(detail=f"The database cannot be reached: {reason}")
+    return StorageUnavailable(detail=f"The database cannot be reached: {_reason(error)}")
 
 
 class SqlStorage:
@@ -158,22 +185,21 @@ class SqlStorage:
         return pending_among(applied)
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
-        delivered = failed = parked = 0
-        while True:
-            batch = outbox_dispatch.drain_once(self.engine, batch_size)
-            delivered, failed, parked = (
-                delivered + batch.delivered,
-                failed + batch.failed,
-                parked + batch.parked,
-            )
-            if batch.claimed < batch_size:
-                return DispatchReport(delivered, failed, parked)
+        with _outbox_errors(self.engine):
+            total, _ = outbox_dispatch.drain(self.engine, batch_size)
+            waiting = outbox_dispatch.waiting(self.engine)
+        return DispatchReport(total.delivered, total.failed, total.parked, waiting)
 
     def parked_changes(self) -> list[dict[str, Any]]:
-        return outbox_dispatch.parked(self.engine)
+        with _outbox_errors(self.engine):
+            return outbox_dispatch.parked(self.engine)
 
     def retry_parked(self, ids: list[str] | None = None) -> int:
-        return outbox_dispatch.retry_parked(self.engine, ids)
+        with _outbox_errors(self.engine):
+            try:
+                return outbox_dispatch.retry_parked(self.engine, ids)
+            except outbox_dispatch.NotParked as error:
+                raise NotFound(str(error)) from error
 
     def migrate(self, revert_latest: bool = False) -> None:
         self.ping()
