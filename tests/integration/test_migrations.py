@@ -17,6 +17,7 @@ import migrations
 from commons.bootstrap import create_storage
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.migration_types import ExactString, exact_collation
+from commons.domain.users import User, invited_user
 from commons.settings import StorageSettings
 from tests.backends import SQL_BACKENDS, create_database
 
@@ -347,3 +348,36 @@ def test_a_foreign_key_from_outside_the_schema_stops_the_migration_before_it_alt
     assert applied(storage)[-1] == "0004_events"
     columns = {c["name"]: c for c in sa.inspect(storage.engine).get_columns("users")}
     assert columns["id"]["type"].collation != "utf8mb4_nopad_bin"
+
+
+# The invited users migration (0006) ------------------------------------------------------------
+
+
+def test_users_recorded_before_the_invited_users_migration_keep_their_email(fresh_storage):
+    storage = fresh_storage
+    storage.migrate()
+    down_to(storage, "0005_exact_ids")
+    insert(storage, {tables.users: rows_of_a_tenant(TENANT, OWNER)[tables.users]})
+    storage.migrate()
+    with storage.unit_of_work() as uow:
+        assert uow.users.email_taken(TENANT, "X@EXAMPLE.COM")
+        assert not uow.users.email_taken("TENANT-A", "x@example.com")
+
+
+def test_going_below_the_invited_users_migration_drops_who_never_logged_in(fresh_storage):
+    storage = fresh_storage
+    storage.migrate()
+    invited = invited_user(TENANT, "new@example.com")
+    with storage.unit_of_work(write=True) as uow:
+        uow.users.invite(invited)
+        uow.users.grant(TENANT, invited.id, "time-tracker-admin")
+        uow.users.record(User(id=OWNER, tenant_id=TENANT, email="x@example.com"))
+        uow.commit()
+    down_to(storage, "0005_exact_ids")
+    with storage.engine.connect() as connection:
+        users = connection.execute(sa.text("SELECT id FROM users")).scalars().all()
+        groups = connection.execute(sa.text("SELECT user_id FROM user_groups")).scalars().all()
+    assert (users, groups) == ([OWNER], [])
+    storage.migrate()
+    with storage.unit_of_work() as uow:
+        assert uow.users.email_taken(TENANT, "x@example.com")
