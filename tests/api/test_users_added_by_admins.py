@@ -184,3 +184,15 @@ def test_revoking_a_granted_role_still_works(admin, member):
     assert revoked.status_code == 200
     assert revoked.json["roles"] == []
     assert member.post("/activities", json={"name": "Not any more"}).status_code == 403
+
+
+def test_the_swagger_document_describes_adding_users_and_the_identity_provider_conflict(client):
+    document = client.get("/swagger.json").json
+    add = document["paths"]["/users"]["post"]
+    assert {"201", "400", "403", "409"} <= set(add["responses"])
+    schema = document["definitions"]["UserInput"]
+    assert schema["required"] == ["email"]
+    assert schema["properties"]["email"]["maxLength"] == 320
+    for path in ("/users/{id}/roles/{role}/{action}", "/users/{id}/groups/{action}"):
+        conflict = document["paths"][path]["post"]["responses"]["409"]["description"]
+        assert "identity provider" in conflict
