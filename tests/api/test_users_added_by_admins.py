@@ -196,3 +196,19 @@ def test_the_swagger_document_describes_adding_users_and_the_identity_provider_c
     for path in ("/users/{id}/roles/{role}/{action}", "/users/{id}/groups/{action}"):
         conflict = document["paths"][path]["post"]["responses"]["409"]["description"]
         assert "identity provider" in conflict
+
+
+def test_racing_additions_of_one_email_add_one_user(served, admin):
+    email = colleague_email()
+    headers = admin.headers()
+
+    def add(spelling):
+        return lambda: (
+            requests.post(
+                f"{served}/users", json={"email": spelling}, headers=headers, timeout=TIMEOUT
+            ).status_code
+        )
+
+    answers = race([add(spelling) for spelling in (email, email.lower(), email.upper()) * 2])
+    assert sorted(answers) == [201] + [409] * 5
+    assert len(users_with(admin, email)) == 1
