@@ -226,6 +226,7 @@ class CosmosUserRepository:
             "created_at": now,
             "updated_at": now,
         }
+        self.pending[document["id"]] = document
         self.uow.stage(self.container, "create", document, email_already_used)
 
     def claim_invitation(self, user: User) -> bool:
