@@ -212,7 +212,7 @@ class CosmosUserRepository:
             "created_at": now,
         }
         self.uow.stage(self.container, "create", invitation, email_already_used)
-        document = {
+        document: dict[str, Any] = {
             "id": key_id("user", user.id),
             "type": "user",
             "tenant_id": user.tenant_id,
