@@ -15,7 +15,9 @@ from flask_restx import Model, fields, inputs
 from jsonschema import Draft4Validator, FormatChecker
 
 from commons.domain.exceptions import ValidationFailed
+from commons.domain.principal import EMAIL_PATTERN
 from commons.domain.time_windows import EARLIEST, LATEST, parse_instant
+from commons.domain.users import NOT_AN_EMAIL
 from time_tracker_api.errors import too_large
 
 FORMATS = FormatChecker(formats=())
@@ -286,6 +288,8 @@ def _describe(error: Any) -> str:
         return f"must be at most {error.validator_value} characters"
     if error.validator == "pattern" and error.validator_value == NOT_BLANK:
         return "must not be blank"
+    if error.validator == "pattern" and error.validator_value == EMAIL_PATTERN:
+        return NOT_AN_EMAIL
     if error.validator == "maxItems":
         return f"must have at most {error.validator_value} items"
     if error.validator == "type":

@@ -42,6 +42,17 @@ class UserRepository(Protocol):
     def record(self, user: User) -> None:
         """Insert or refresh what the user's token says (id, email, name, token groups)."""
 
+    def email_taken(self, tenant_id: str, email: str) -> bool:
+        """Whether a user of the tenant has that email, compared case-insensitively."""
+
+    def invite(self, user: User) -> None:
+        """Add a user before their first login; AlreadyExists when one invited has that email."""
+
+    def claim_invitation(self, user: User) -> bool:
+        """Give the user invited with this user's email (case-insensitive) this user's id,
+        keeping their grants; False when nobody is invited with it. Done at once, not staged:
+        of racing claims one wins, and the others find the user under their new id."""
+
     def grant(self, tenant_id: str, user_id: str, group: str) -> None:
         """Make the user a member of the group within the tenant (idempotent)."""
 

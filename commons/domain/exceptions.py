@@ -50,6 +50,13 @@ class Conflict(DomainError):
     default_message = "The request conflicts with the current state"
 
 
+class RoleFromIdentityProvider(Conflict):
+    code = "role_from_identity_provider"
+    default_message = (
+        "That role comes from the identity provider's token; change it in the identity provider"
+    )
+
+
 class Unprocessable(DomainError):
     code = "unprocessable"
     default_message = "The request cannot be processed"

@@ -12,6 +12,8 @@ TENANT_ID_MAX_LENGTH = 64
 USER_ID_MAX_LENGTH = 128
 # RFC 5321 allows 64 + 1 + 255 characters; longer is no address.
 EMAIL_MAX_LENGTH = 320
+# An address as admins type it: one @ with text, and no spaces, on both sides.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 USER_NAME_MAX_LENGTH = 200
 GROUP_NAME_MAX_LENGTH = 64
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from commons.data_access_layer.ports import Storage, UnitOfWork
-from commons.domain.events import RecordUpdated
-from commons.domain.exceptions import Forbidden, NotFound, ValidationFailed
+from commons.domain.events import RecordCreated, RecordUpdated
+from commons.domain.exceptions import (
+    Forbidden,
+    NotFound,
+    RoleFromIdentityProvider,
+    ValidationFailed,
+)
 from commons.domain.principal import GROUPS, ROLE_GROUPS, Identity, Principal
-from commons.domain.users import User
+from commons.domain.users import User, email_already_used, invited_user
 from commons.services.events import changed
 
 
@@ -19,21 +24,21 @@ def resolve_principal(
     """
     with storage.unit_of_work() as uow:
         user = uow.users.get(identity.tenant_id, identity.user_id)
+    if user is None and identity.email:
+        # A first login: an admin may have added this person by email before.
+        with storage.unit_of_work(write=True) as uow:
+            uow.users.claim_invitation(_token_user(identity))
+            uow.commit()
+        # Whether this request or a racing one claimed it, the user now has the token's id.
+        with storage.unit_of_work() as uow:
+            user = uow.users.get(identity.tenant_id, identity.user_id)
     if user is None or (user.email, user.name, user.token_groups) != (
         identity.email,
         identity.name,
         identity.token_groups,
     ):
         with storage.unit_of_work(write=True) as uow:
-            uow.users.record(
-                User(
-                    id=identity.user_id,
-                    tenant_id=identity.tenant_id,
-                    email=identity.email,
-                    name=identity.name,
-                    token_groups=identity.token_groups,
-                )
-            )
+            uow.users.record(_token_user(identity))
             uow.commit()
     granted = user.granted_groups if user else frozenset()
     return Principal(
@@ -44,6 +49,30 @@ def resolve_principal(
         groups=identity.token_groups | granted,
         session_id=session_id,
     )
+
+
+def _token_user(identity: Identity) -> User:
+    return User(
+        id=identity.user_id,
+        tenant_id=identity.tenant_id,
+        email=identity.email,
+        name=identity.name,
+        token_groups=identity.token_groups,
+    )
+
+
+def add_user(storage: Storage, principal: Principal, email: object, name: object = None) -> User:
+    """Add a colleague by email before their first login; they keep what they are granted."""
+    require_admin(principal)
+    user = invited_user(principal.tenant_id, email, name)
+    assert user.email is not None
+    with storage.unit_of_work(write=True) as uow:
+        if uow.users.email_taken(principal.tenant_id, user.email):
+            raise email_already_used()
+        uow.users.invite(user)
+        uow.add_event(changed(RecordCreated, principal, "user", user.id, f"Added {user.email}"))
+        uow.commit()
+    return get_user(storage, principal, user.id)
 
 
 def list_users(storage: Storage, principal: Principal) -> list[User]:
@@ -85,7 +114,13 @@ def _change_membership(
     require_admin(principal)
     _check_group(group)
     with storage.unit_of_work(write=True) as uow:
-        _existing_user(uow, principal, user_id)
+        user = _existing_user(uow, principal, user_id)
+        if not member and group in user.token_groups:
+            raise RoleFromIdentityProvider(
+                f"{group} comes from the identity provider's token; change it in the identity"
+                " provider",
+                {"group_name": "is given by the identity provider"},
+            )
         change = uow.users.grant if member else uow.users.revoke
         change(principal.tenant_id, user_id, group)
         verb = "Added to" if member else "Removed from"

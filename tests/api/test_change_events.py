@@ -133,3 +133,18 @@ def tenant_events(storage: Any, tenant_id: str, container: str) -> list[dict[str
         partition_key=tenant_id,
     )
     return [d["_last_event_ctx"] for d in documents if d.get("_last_event_ctx")]
+
+
+def test_adding_a_user_before_their_first_login_writes_one_create_event(storage, admin):
+    response = admin.post("/users", json={"email": "new.colleague@example.com"})
+    assert response.status_code == 201
+    assert events_of(storage, "user", response.json["id"]) == [
+        {
+            "user_id": admin.user_id,
+            "tenant_id": admin.tenant_id,
+            "action": "create",
+            "description": "Added new.colleague@example.com",
+            "container_id": "user",
+            "session_id": response.headers["X-Request-ID"],
+        }
+    ]

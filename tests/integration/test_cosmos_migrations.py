@@ -24,6 +24,7 @@ from commons.data_access_layer.cosmos.migration_storage import (
     CosmosMigrationTarget,
 )
 from commons.data_access_layer.migrations import load_migrations_package, set_target
+from commons.domain.users import email_key
 
 MIGRATIONS = sorted(name for _, name, _ in pkgutil.iter_modules(migrations.__path__))
 CATALOG_UNIQUE_KEYS = {"uniqueKeys": [{"paths": ["/uniqueness_key"]}]}
@@ -51,6 +52,12 @@ def migrate(database, revert_latest: bool = False) -> None:
 
 def applied(database) -> list[str]:
     return [name for name, _ in CosmosMigrationStorage(database).list_migrations()]
+
+
+def down_to(database, name: str) -> None:
+    """Revert the latest migrations until `name` is the latest applied."""
+    while applied(database)[-1] != name:
+        migrate(database, revert_latest=True)
 
 
 def application_containers(database) -> set[str]:
@@ -175,3 +182,19 @@ def test_a_migration_gone_from_the_package_is_undone_from_its_stored_source(data
     migrate(database)
     assert applied(database) == MIGRATIONS
     assert application_containers(database) == containers.APPLICATION_CONTAINERS
+
+
+def test_the_invited_users_migration_keys_recorded_users_and_reverts_invitations(database):
+    migrate(database)
+    down_to(database, "0005_exact_ids")
+    users = database.get_container_client(containers.USER)
+    recorded = {"id": "user-a", "type": "user", "tenant_id": "t", "user_id": "a"}
+    users.upsert_item({**recorded, "email": "Ana@Example.com"})
+    migrate(database)
+    assert users.read_item("user-a", partition_key="t")["email_key"] == email_key("ana@example.com")
+    invited = {"id": "user-b", "type": "user", "tenant_id": "t", "user_id": "b", "invited": True}
+    users.upsert_item(invited)
+    users.upsert_item({"id": "invitation-b", "type": "invitation", "tenant_id": "t"})
+    down_to(database, "0005_exact_ids")
+    left = users.query_items("SELECT VALUE c.id FROM c", enable_cross_partition_query=True)
+    assert sorted(left) == ["user-a"]

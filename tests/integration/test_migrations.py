@@ -17,6 +17,7 @@ import migrations
 from commons.bootstrap import create_storage
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.migration_types import ExactString, exact_collation
+from commons.domain.users import User, invited_user
 from commons.settings import StorageSettings
 from tests.backends import SQL_BACKENDS, create_database
 
@@ -48,13 +49,6 @@ def applied(storage):
             row.name
             for row in connection.execute(sa.text("SELECT name FROM migrations ORDER BY name"))
         ]
-
-
-def revert_to(storage, name):
-    """Migrate fully, then revert the later migrations one by one until `name` is the latest."""
-    storage.migrate()
-    while applied(storage)[-1] != name:
-        storage.migrate(revert_latest=True)
 
 
 def application_tables(storage):
@@ -206,22 +200,34 @@ def insert(storage, rows: dict[sa.Table, list[dict[str, Any]]]) -> None:
             connection.execute(sa.insert(table), values)
 
 
-# Columns that migrations after 0005 add: these tests read the tables without them.
-LATER_COLUMNS = {"outbox": {"next_attempt_at"}}
+def down_to(storage, name: str) -> None:
+    """Revert the latest migrations until `name` is the latest applied."""
+    while applied(storage)[-1] != name:
+        storage.migrate(revert_latest=True)
 
 
-def stored(storage) -> dict[str, list[tuple]]:
+def present_columns(storage) -> dict[str, list[sa.Column]]:
+    """The application's columns that the database has now (later migrations add some)."""
+    inspector = sa.inspect(storage.engine)
+    return {
+        table.name: [
+            column
+            for column in table.c
+            if column.name in {c["name"] for c in inspector.get_columns(table.name)}
+        ]
+        for table in tables.metadata.sorted_tables
+    }
+
+
+def stored(storage, columns: dict[str, list[sa.Column]]) -> dict[str, list[tuple]]:
+    """What the tables hold in those columns."""
     with storage.engine.connect() as connection:
         return {
-            table.name: sorted(
+            name: sorted(
                 tuple(str(value) for value in row)
-                for row in connection.execute(
-                    sa.select(
-                        *(c for c in table.c if c.name not in LATER_COLUMNS.get(table.name, ()))
-                    )
-                )
+                for row in connection.execute(sa.select(*table_columns))
             )
-            for table in tables.metadata.sorted_tables
+            for name, table_columns in columns.items()
         }
 
 
@@ -234,9 +240,11 @@ def matching(storage, table: sa.Table, column: str, value: str) -> list[str]:
 
 def test_ids_written_before_the_exact_ids_migration_stay_and_compare_exactly(fresh_storage):
     storage = fresh_storage
-    revert_to(storage, "0004_events")
+    storage.migrate()
+    down_to(storage, "0004_events")
     insert(storage, rows_of_a_tenant(TENANT, OWNER))
-    before = stored(storage)
+    columns = present_columns(storage)
+    before = stored(storage, columns)
     if storage.engine.dialect.name in ("mysql", "mariadb"):
         # What the migration is for: the default collation took every look-alike for the id.
         assert matching(storage, tables.users, "tenant_id", "TENANT-A ") == [TENANT]
@@ -245,7 +253,7 @@ def test_ids_written_before_the_exact_ids_migration_stay_and_compare_exactly(fre
     storage.migrate()
 
     assert applied(storage) == MIGRATIONS
-    assert stored(storage) == before
+    assert stored(storage, columns) == before
     for look_alike in LOOK_ALIKES:
         insert(storage, rows_of_a_tenant(look_alike, OWNER))
     for look_alike in USER_LOOK_ALIKES:
@@ -303,29 +311,32 @@ def foreign_keys(storage, table: str) -> dict[str, tuple]:
 
 def test_foreign_keys_between_id_columns_survive_the_exact_ids_migration(fresh_mariadb):
     storage = fresh_mariadb
-    revert_to(storage, "0004_events")
+    storage.migrate()
+    down_to(storage, "0004_events")
     insert(storage, rows_of_a_tenant(TENANT, OWNER))
     with storage.engine.begin() as connection:
         for statement in OPERATOR_FOREIGN_KEYS.values():
             connection.exec_driver_sql(statement)
     keys = {table: foreign_keys(storage, table) for table in ("time_entry", "project")}
-    before = stored(storage)
+    columns = present_columns(storage)
+    before = stored(storage, columns)
 
     storage.migrate()
 
     assert {table: foreign_keys(storage, table) for table in keys} == keys
     assert keys["project"]["fk_project_customer"][2] == {"ondelete": "CASCADE"}
-    assert stored(storage) == before
-    revert_to(storage, "0004_events")
+    assert stored(storage, columns) == before
+    down_to(storage, "0004_events")
     assert {table: foreign_keys(storage, table) for table in keys} == keys
-    assert stored(storage) == before
+    assert stored(storage, columns) == before
 
 
 def test_a_foreign_key_from_outside_the_schema_stops_the_migration_before_it_alters(
     fresh_mariadb,
 ):
     storage = fresh_mariadb
-    revert_to(storage, "0004_events")
+    storage.migrate()
+    down_to(storage, "0004_events")
     with storage.engine.begin() as connection:
         connection.exec_driver_sql(
             "CREATE TABLE notes (tenant_id VARCHAR(64) NOT NULL, user_id VARCHAR(128) NOT NULL, "
@@ -337,3 +348,36 @@ def test_a_foreign_key_from_outside_the_schema_stops_the_migration_before_it_alt
     assert applied(storage)[-1] == "0004_events"
     columns = {c["name"]: c for c in sa.inspect(storage.engine).get_columns("users")}
     assert columns["id"]["type"].collation != "utf8mb4_nopad_bin"
+
+
+# The invited users migration (0006) ------------------------------------------------------------
+
+
+def test_users_recorded_before_the_invited_users_migration_keep_their_email(fresh_storage):
+    storage = fresh_storage
+    storage.migrate()
+    down_to(storage, "0005_exact_ids")
+    insert(storage, {tables.users: rows_of_a_tenant(TENANT, OWNER)[tables.users]})
+    storage.migrate()
+    with storage.unit_of_work() as uow:
+        assert uow.users.email_taken(TENANT, "X@EXAMPLE.COM")
+        assert not uow.users.email_taken("TENANT-A", "x@example.com")
+
+
+def test_going_below_the_invited_users_migration_drops_who_never_logged_in(fresh_storage):
+    storage = fresh_storage
+    storage.migrate()
+    invited = invited_user(TENANT, "new@example.com")
+    with storage.unit_of_work(write=True) as uow:
+        uow.users.invite(invited)
+        uow.users.grant(TENANT, invited.id, "time-tracker-admin")
+        uow.users.record(User(id=OWNER, tenant_id=TENANT, email="x@example.com"))
+        uow.commit()
+    down_to(storage, "0005_exact_ids")
+    with storage.engine.connect() as connection:
+        users = connection.execute(sa.text("SELECT id FROM users")).scalars().all()
+        groups = connection.execute(sa.text("SELECT user_id FROM user_groups")).scalars().all()
+    assert (users, groups) == ([OWNER], [])
+    storage.migrate()
+    with storage.unit_of_work() as uow:
+        assert uow.users.email_taken(TENANT, "x@example.com")

@@ -25,7 +25,7 @@ from commons.domain.catalog import (
 from commons.domain.exceptions import AlreadyExists
 from commons.domain.time_entries import TimeEntry
 from commons.domain.time_windows import Window
-from commons.domain.users import User
+from commons.domain.users import User, invited_user
 
 
 def activity(tenant, name="Development", **fields):
@@ -163,6 +163,36 @@ def test_users_are_recorded_refreshed_and_granted_groups(storage, tenant):
         uow.commit()
     with storage.unit_of_work() as uow:
         assert uow.users.get(tenant, "u1").granted_groups == frozenset()
+        assert [u.id for u in uow.users.list(tenant)] == ["u1"]
+
+
+def test_an_invited_user_is_claimed_once_by_a_login_with_their_email(storage, tenant):
+    invited = invited_user(tenant, "Ana@Example.com", "Ana")
+    with storage.unit_of_work(write=True) as uow:
+        assert not uow.users.email_taken(tenant, "ana@example.com")
+        uow.users.invite(invited)
+        uow.users.grant(tenant, invited.id, "time-tracker-tester")
+        uow.commit()
+    with storage.unit_of_work(write=True) as uow, pytest.raises(AlreadyExists):
+        uow.users.invite(invited_user(tenant, "ANA@example.com"))
+        uow.commit()
+    with storage.unit_of_work(write=True) as uow:
+        assert uow.users.email_taken(tenant, "ana@EXAMPLE.com")
+        assert not uow.users.email_taken(f"other-{uuid.uuid4()}", "ana@example.com")
+        assert not uow.users.claim_invitation(User(id="u2", tenant_id=tenant, email="b@x.org"))
+        assert uow.users.claim_invitation(User(id="u1", tenant_id=tenant, email="ana@example.com"))
+        uow.commit()
+    with storage.unit_of_work(write=True) as uow:
+        assert not uow.users.claim_invitation(User(id="u3", tenant_id=tenant, email="ana@x.org"))
+        assert not uow.users.claim_invitation(
+            User(id="u3", tenant_id=tenant, email="ana@example.com")
+        )
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.users.get(tenant, invited.id) is None
+        claimed = uow.users.get(tenant, "u1")
+        assert claimed is not None
+        assert claimed.granted_groups == frozenset({"time-tracker-tester"})
         assert [u.id for u in uow.users.list(tenant)] == ["u1"]
 
 

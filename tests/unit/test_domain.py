@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from commons.domain.catalog import (
@@ -14,7 +16,7 @@ from commons.domain.catalog import (
 )
 from commons.domain.exceptions import ValidationFailed
 from commons.domain.principal import Principal
-from commons.domain.users import User
+from commons.domain.users import User, email_key, invited_user
 
 
 @pytest.mark.parametrize(
@@ -60,3 +62,23 @@ def test_roles_come_from_token_and_grants_together():
 def test_a_principal_is_admin_only_through_the_admin_group():
     assert Principal("t", "u", groups=frozenset({"time-tracker-admin"})).is_admin
     assert not Principal("t", "u", groups=frozenset({"time-tracker-tester"})).is_admin
+
+
+def test_an_email_key_is_the_same_in_any_letter_case_and_of_one_length():
+    assert email_key("Ana@Example.COM") == email_key("ana@example.com")
+    assert email_key("STRASSE@example.com") == email_key("straße@example.com")
+    assert email_key("ana@example.com") != email_key("ana@example.org")
+    assert len(email_key("a" * 300 + "@example.com")) == len(email_key("a@b")) == 64
+
+
+@pytest.mark.parametrize("email", ["", "a", "@b", "a@", "a@b@c", "a b@c", "a@b\n", 3, None])
+def test_an_invited_user_needs_an_address(email):
+    with pytest.raises(ValidationFailed) as refused:
+        invited_user("t", email)
+    assert set(refused.value.errors) == {"email"}
+
+
+def test_an_invited_user_gets_a_new_server_id():
+    first, second = invited_user("t", "a@b", "Ana"), invited_user("t", "a@b")
+    assert first.id != second.id and str(uuid.UUID(first.id)) == first.id
+    assert (first.email, first.name, second.name) == ("a@b", "Ana", None)

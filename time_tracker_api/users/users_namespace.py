@@ -4,7 +4,13 @@ from typing import Any
 
 from flask_restx import Resource, fields
 
-from commons.domain.principal import GROUP_NAME_MAX_LENGTH, GROUPS
+from commons.domain.principal import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    GROUP_NAME_MAX_LENGTH,
+    GROUPS,
+    USER_NAME_MAX_LENGTH,
+)
 from commons.services import users
 from time_tracker_api.context import principal, storage
 from time_tracker_api.serialization import Namespace
@@ -15,11 +21,29 @@ ns = Namespace("users", description="The tenant's users, roles and groups")
 user = ns.model(
     "User",
     {
-        "id": fields.String(readonly=True, description="The user's id (token `oid` or `sub`)"),
+        "id": fields.String(
+            readonly=True,
+            description="The user's id (token `oid` or `sub`); a server id for a user added"
+            " by an admin until their first login",
+        ),
         "name": NullableString(readonly=True),
         "email": NullableString(readonly=True),
         "roles": fields.List(fields.String, readonly=True, description="Role groups held"),
         "groups": fields.List(fields.String, readonly=True, description="Every group held"),
+    },
+)
+user_input = ns.model(
+    "UserInput",
+    {
+        "email": fields.String(
+            required=True,
+            max_length=EMAIL_MAX_LENGTH,
+            pattern=EMAIL_PATTERN,
+            description="Their email; their first login with a token of this email (in any"
+            " case) makes them this user",
+            example="colleague@example.com",
+        ),
+        "name": NullableString(max_length=USER_NAME_MAX_LENGTH, description="Their name"),
     },
 )
 group_input = ns.model(
@@ -44,6 +68,18 @@ class Users(Resource):
         """List the tenant's users (testers are listed to testers only)"""
         return users.list_users(storage(), principal())
 
+    @ns.doc(id="add_user")
+    @ns.expect(user_input)
+    @ns.response(400, "Invalid input")
+    @ns.response(403, "Admins only")
+    @ns.response(409, "A user of your tenant has that email")
+    @ns.marshal_with(user, code=201)
+    def post(self) -> Any:
+        """Add a colleague by email before their first login (admins); grants given now stay"""
+        users.require_admin(principal())
+        body = json_body(user_input)
+        return users.add_user(storage(), principal(), body["email"], body.get("name")), 201
+
 
 @ns.route("/<string:id>")
 @ns.param("id", "The user id")
@@ -62,11 +98,12 @@ class User(Resource):
 @ns.response(400, "Unknown role")
 @ns.response(403, "Admins only")
 @ns.response(404, "No such user in your tenant")
+@ns.response(409, "The role comes from the identity provider's token: change it there")
 class Role(Resource):
     @ns.doc(id="change_user_role")
     @ns.marshal_with(user)
     def post(self, id: str, role: str, action: str) -> Any:
-        """Grant or revoke a role within the tenant (admins)"""
+        """Grant or revoke a role within the tenant (admins); token roles are the IdP's"""
         change = {"grant": users.grant_role, "revoke": users.revoke_role}.get(action)
         if change is None:
             ns.abort(404, "Unknown action; use grant or revoke")
@@ -93,6 +130,7 @@ class IsMemberOf(Resource):
 @ns.response(400, "Unknown group")
 @ns.response(403, "Admins only")
 @ns.response(404, "No such user in your tenant")
+@ns.response(409, "The group comes from the identity provider's token: change it there")
 class Groups(Resource):
     @ns.doc(id="change_user_groups")
     @ns.expect(group_input)

@@ -6,6 +6,7 @@ Writes are staged on the unit of work and sent when it commits; reads go to the 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import itertools
 import random
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from azure.core import MatchConditions
 from azure.cosmos import exceptions
 
 from commons.data_access_layer.cosmos import containers
@@ -36,12 +38,13 @@ from commons.domain.catalog import (
 from commons.domain.exceptions import AlreadyExists, RunningEntryExists, StorageUnavailable
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery, intersects
 from commons.domain.time_windows import LATEST, Window
-from commons.domain.users import User
+from commons.domain.users import User, email_already_used, email_key
 
 if TYPE_CHECKING:
     from commons.data_access_layer.cosmos.unit_of_work import CosmosUnitOfWork
 
 LOCK_SECONDS = 30
+CLAIM_ATTEMPTS = 5
 LOCK_WAIT_SECONDS = 60
 LOCK_POLL_SECONDS = (0.005, 0.25)  # first and longest pause between attempts
 
@@ -180,11 +183,112 @@ class CosmosUserRepository:
                 "tenant_id": user.tenant_id,
                 "user_id": user.id,
                 "email": user.email,
+                "email_key": email_key(user.email) if user.email else None,
                 "name": user.name,
                 "token_groups": sorted(user.token_groups),
                 "updated_at": now,
             }
         )
+
+    def email_taken(self, tenant_id: str, email: str) -> bool:
+        found = self.uow.query(
+            self.container,
+            "SELECT VALUE c.id FROM c WHERE c.tenant_id = @tenant_id AND c.type = 'user'"
+            " AND c.email_key = @email_key",
+            tenant_id,
+            email_key=email_key(email),
+        )
+        return bool(found)
+
+    def invite(self, user: User) -> None:
+        # The invitation's id derives from the email: creating it is the one-per-email guard.
+        assert user.email is not None
+        now = timestamp(datetime.now(UTC))
+        invitation = {
+            "id": _invitation_id(user.email),
+            "type": "invitation",
+            "tenant_id": user.tenant_id,
+            "invited_user_id": user.id,
+            "created_at": now,
+        }
+        self.uow.stage(self.container, "create", invitation, email_already_used)
+        document: dict[str, Any] = {
+            "id": key_id("user", user.id),
+            "type": "user",
+            "tenant_id": user.tenant_id,
+            "user_id": user.id,
+            "invited": True,
+            "email": user.email,
+            "email_key": email_key(user.email),
+            "name": user.name,
+            "token_groups": [],
+            "granted_groups": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.pending[document["id"]] = document
+        self.uow.stage(self.container, "create", document, email_already_used)
+
+    def claim_invitation(self, user: User) -> bool:
+        """Mark the invitation as this user's with if-match, create their document from the
+        invited one, then drop the invited document and the invitation.
+
+        The conditional replace is the guard: of racing identities one marks the invitation;
+        the others find it marked by another. Racing requests of the winner find it marked
+        by them and create the same document (one create wins). The invitation goes last, so
+        whoever no longer finds it finds the user.
+        """
+        if not user.email:
+            return False
+        invitation_id = _invitation_id(user.email)
+        for _ in range(CLAIM_ATTEMPTS):
+            invitation = self.uow.read(self.container, invitation_id, user.tenant_id)
+            if invitation is None:
+                return False
+            claimed_by = invitation.get("claimed_by")
+            if claimed_by == user.id:
+                break
+            if claimed_by is not None:
+                return False
+            try:
+                self.container.replace_item(
+                    invitation_id,
+                    {**invitation, "claimed_by": user.id},
+                    etag=invitation["_etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                break
+            except exceptions.CosmosAccessConditionFailedError:
+                continue  # changed meanwhile: read who holds it now
+            except exceptions.CosmosResourceNotFoundError:
+                return False
+        else:
+            return False
+        invited_id = key_id("user", invitation["invited_user_id"])
+        invited = self.uow.read(self.container, invited_id, user.tenant_id)
+        if invited is not None:
+            now = timestamp(datetime.now(UTC))
+            # A racing request of the same user may have created it already.
+            with contextlib.suppress(exceptions.CosmosResourceExistsError):
+                self.container.create_item(
+                    {
+                        "created_at": invited.get("created_at", now),
+                        "id": key_id("user", user.id),
+                        "type": "user",
+                        "tenant_id": user.tenant_id,
+                        "user_id": user.id,
+                        "email": user.email,
+                        "email_key": email_key(user.email),
+                        "name": user.name,
+                        "token_groups": sorted(user.token_groups),
+                        "granted_groups": invited.get("granted_groups") or [],
+                        "updated_at": now,
+                    }
+                )
+        for document_id in (invited_id, invitation_id):
+            with contextlib.suppress(exceptions.CosmosResourceNotFoundError):
+                self.container.delete_item(document_id, partition_key=user.tenant_id)
+        return True
 
     def grant(self, tenant_id: str, user_id: str, group: str) -> None:
         self._change_groups(tenant_id, user_id, lambda groups: groups | {group})
@@ -198,6 +302,10 @@ class CosmosUserRepository:
             return
         groups = sorted(change(set(document.get("granted_groups") or [])))
         self._save({**document, "granted_groups": groups})
+
+
+def _invitation_id(email: str) -> str:
+    return key_id("invitation", email_key(email))
 
 
 def _user(document: dict[str, Any]) -> User:

@@ -19,7 +19,7 @@ from commons.domain.catalog import (
     normalized_name,
 )
 from commons.domain.exceptions import AlreadyExists
-from commons.domain.users import User
+from commons.domain.users import User, email_already_used, email_key
 
 
 class SqlCatalogRepository:
@@ -137,6 +137,9 @@ class SqlProjectRepository(SqlCatalogRepository):
         return project
 
 
+INVITED = ""  # the invitation slot of a user added before their first login
+
+
 class SqlUserRepository:
     """The tenant's users and their tenant-local group memberships."""
 
@@ -155,6 +158,8 @@ class SqlUserRepository:
         now = datetime.now(UTC)
         values = {
             "email": user.email,
+            "email_key": email_key(user.email) if user.email else None,
+            "invitation_slot": user.id,
             "name": user.name,
             "token_groups": sorted(user.token_groups),
             "updated_at": now,
@@ -172,6 +177,74 @@ class SqlUserRepository:
         except sa.exc.IntegrityError:
             # A racing first request of the same user recorded them first; theirs is as good.
             pass
+
+    def email_taken(self, tenant_id: str, email: str) -> bool:
+        users = tables.users
+        found = self.connection.execute(
+            sa.select(users.c.id)
+            .where(users.c.tenant_id == tenant_id, users.c.email_key == email_key(email))
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def invite(self, user: User) -> None:
+        # Invited users hold the slot '' of their email key: the unique index lets one in.
+        now = datetime.now(UTC)
+        assert user.email is not None
+        try:
+            with self.connection.begin_nested():
+                self.connection.execute(
+                    sa.insert(tables.users).values(
+                        tenant_id=user.tenant_id,
+                        id=user.id,
+                        email=user.email,
+                        email_key=email_key(user.email),
+                        invitation_slot=INVITED,
+                        name=user.name,
+                        token_groups=[],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError as error:
+            raise email_already_used() from error
+
+    def claim_invitation(self, user: User) -> bool:
+        if not user.email:
+            return False
+        users, memberships = tables.users, tables.user_groups
+        invited = self.connection.execute(
+            sa.select(users.c.id).where(
+                users.c.tenant_id == user.tenant_id,
+                users.c.email_key == email_key(user.email),
+                users.c.invitation_slot == INVITED,
+            )
+        ).scalar()
+        if invited is None:
+            return False
+        try:
+            with self.connection.begin_nested():
+                # Conditional on the slot: of racing first logins, one changes the row; the
+                # others wait for it and then change nothing.
+                claimed = self.connection.execute(
+                    sa.update(users)
+                    .where(
+                        users.c.tenant_id == user.tenant_id,
+                        users.c.id == invited,
+                        users.c.invitation_slot == INVITED,
+                    )
+                    .values(id=user.id, invitation_slot=user.id, updated_at=datetime.now(UTC))
+                ).rowcount
+                if claimed:
+                    self.connection.execute(
+                        sa.update(memberships)
+                        .where(memberships.c.tenant_id == user.tenant_id)
+                        .where(memberships.c.user_id == invited)
+                        .values(user_id=user.id)
+                    )
+        except sa.exc.IntegrityError:
+            return False  # a racing first request recorded the user under their id already
+        return bool(claimed)
 
     def grant(self, tenant_id: str, user_id: str, group: str) -> None:
         try:

@@ -25,6 +25,7 @@ ID = 36
 TENANT_ID = TENANT_ID_MAX_LENGTH
 USER_ID = USER_ID_MAX_LENGTH
 NAME_KEY = 200
+EMAIL_KEY = 64  # a SHA-256 in hex
 
 
 def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
@@ -94,6 +95,11 @@ users = sa.Table(
     sa.Column("token_groups", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # The email's key (commons.domain.users.email_key), and '' for a user added before their
+    # first login or their own id once they logged in: one invited user per email and tenant.
+    sa.Column("email_key", id_string(EMAIL_KEY), nullable=True),
+    sa.Column("invitation_slot", id_string(USER_ID, unicode=True), nullable=True),
+    sa.Index("uq_users_invitation", "tenant_id", "email_key", "invitation_slot", unique=True),
 )
 
 user_groups = sa.Table(

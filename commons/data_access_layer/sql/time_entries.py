@@ -100,6 +100,7 @@ class SqlTimeEntryRepository:
                     sa.insert(users).values(
                         tenant_id=tenant_id,
                         id=owner_id,
+                        invitation_slot=owner_id,
                         token_groups=[],
                         created_at=now,
                         updated_at=now,
