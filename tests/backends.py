@@ -36,6 +36,7 @@ HOW_TO_GET = {
     "start a MariaDB of their own on a free port",
     "cosmos": "run scripts/test.sh (it installs Node.js and the emulator; or run npm ci), "
     "or set TEST_COSMOS_ENDPOINT and TEST_COSMOS_KEY",
+    "redis": "start Redis on 127.0.0.1:6379 or set TEST_REDIS_URL",
 }
 SQL_BACKENDS = ("sqlite", "postgresql", "mariadb")
 BACKENDS = (*SQL_BACKENDS, "cosmos")

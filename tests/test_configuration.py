@@ -218,3 +218,47 @@ def test_an_unusable_max_request_bytes_is_named_as_a_problem(value):
     config = Config.from_env({"APP_ENV": "test", "MAX_REQUEST_BYTES": value})
 
     assert any(problem.startswith("MAX_REQUEST_BYTES") for problem in config.problems)
+
+
+def test_the_rate_limit_is_generous_by_default_and_kept_in_memory():
+    config = Config.from_env({"APP_ENV": "test"})
+
+    assert (config.rate_limit, config.rate_limit_storage_uri) == ("1200/minute", "memory://")
+    assert not config.problems
+
+
+@pytest.mark.parametrize(
+    "environ, limit, storage",
+    [
+        ({"RATE_LIMIT": "10/second;1000/hour"}, "10/second;1000/hour", "memory://"),
+        ({"RATE_LIMIT": " off "}, None, "memory://"),
+        ({"RATE_LIMIT": "OFF"}, None, "memory://"),
+        (
+            {"RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379"},
+            "1200/minute",
+            "redis://127.0.0.1:6379",
+        ),
+    ],
+)
+def test_the_rate_limit_and_its_storage_come_from_the_environment(environ, limit, storage):
+    config = Config.from_env({"APP_ENV": "test", **environ})
+
+    assert (config.rate_limit, config.rate_limit_storage_uri) == (limit, storage)
+    assert not config.problems
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RATE_LIMIT", "lots"),
+        ("RATE_LIMIT", "0/minute"),
+        ("RATE_LIMIT", "100"),
+        ("RATE_LIMIT_STORAGE_URI", "mongodb://localhost"),
+        ("RATE_LIMIT_STORAGE_URI", "127.0.0.1:6379"),
+        ("RATE_LIMIT_STORAGE_URI", "redis://"),
+    ],
+)
+def test_an_unusable_rate_limit_setting_is_named_as_a_problem(name, value):
+    config = Config.from_env({"APP_ENV": "test", name: value})
+
+    assert any(problem.startswith(f"{name} ") for problem in config.problems)

@@ -14,7 +14,7 @@ from flask_cors import CORS
 from commons.bootstrap import create_feature_toggles, create_storage
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 from commons.services.schema import SchemaCheck
-from time_tracker_api import security, validation
+from time_tracker_api import rate_limits, security, validation
 from time_tracker_api.api import create_api
 from time_tracker_api.config import Config
 from time_tracker_api.errors import error_response, too_large
@@ -74,6 +74,8 @@ def _build_app(config: Config) -> Flask:
     _add_request_ids(app)
     _limit_request_size(app, config.max_request_bytes)
     _require_an_up_to_date_schema(app)  # before authentication, which records the caller
+    # Before authentication: a refused token still counts, against the client address.
+    rate_limits.init_app(app, config)
     security.init_app(app, config.jwt)
     validation.init_app(app)
     app.register_error_handler(Exception, error_response)

@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import limits
 
 from commons.feature_toggles.service import DEFAULT_REFRESH_SECONDS
 from commons.services.schema import DEFAULT_RECHECK_SECONDS
@@ -17,6 +20,10 @@ DEFAULT_INSTANCE_PATH = REPOSITORY_ROOT / "instance"
 DEV_SECRET_FILE = "dev-jwt-secret"
 ENVIRONMENTS = ("development", "production", "test")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_RATE_LIMIT = "1200/minute"
+DEFAULT_RATE_LIMIT_STORAGE_URI = "memory://"
+RATE_LIMIT_OFF = "off"
+RATE_LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel")
 TEST_JWT_SECRET = "test-only-secret-never-used-outside-the-test-suite"
 
 
@@ -53,6 +60,11 @@ class Config:
     # How often a schema found out of date is checked again (commons/services/schema.py).
     schema_recheck_seconds: float = DEFAULT_RECHECK_SECONDS
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # Requests per caller, in the `limits` syntax ("1200/minute", "10/second;1000/hour"); None: off.
+    rate_limit: str | None = DEFAULT_RATE_LIMIT
+    rate_limit_storage_uri: str = DEFAULT_RATE_LIMIT_STORAGE_URI
+    # Prepended to every counter's key, so that apps sharing one Redis can keep apart.
+    rate_limit_key_prefix: str = "time_tracker"
     problems: tuple[str, ...] = ()
 
     @property
@@ -100,6 +112,17 @@ class Config:
         if not max_request_bytes.isdigit() or int(max_request_bytes) == 0:
             problems.append("MAX_REQUEST_BYTES (must be a positive whole number of bytes)")
             max_request_bytes = str(DEFAULT_MAX_REQUEST_BYTES)
+        requested_rate_limit = get("RATE_LIMIT") or DEFAULT_RATE_LIMIT
+        rate_limit: str | None = requested_rate_limit
+        if requested_rate_limit.lower() == RATE_LIMIT_OFF:
+            rate_limit = None
+        elif not _is_rate_limit(requested_rate_limit):
+            problems.append('RATE_LIMIT (e.g. "1200/minute", "10/second;1000/hour", or off)')
+            rate_limit = DEFAULT_RATE_LIMIT
+        rate_limit_storage_uri = get("RATE_LIMIT_STORAGE_URI") or DEFAULT_RATE_LIMIT_STORAGE_URI
+        if not _is_rate_limit_storage_uri(rate_limit_storage_uri):
+            problems.append("RATE_LIMIT_STORAGE_URI (memory:// or redis://HOST:PORT)")
+            rate_limit_storage_uri = DEFAULT_RATE_LIMIT_STORAGE_URI
         if environment == "production":
             if not jwt.configured:
                 problems.append("JWT_SECRET_KEY (or JWT_JWKS_URI / JWT_ISSUER)")
@@ -122,6 +145,8 @@ class Config:
             feature_flags_refresh_seconds=DEFAULT_REFRESH_SECONDS if refresh is None else refresh,
             auto_migrate=storage.backend == "sql" and (not sql_url or sql_url.startswith("sqlite")),
             max_request_bytes=int(max_request_bytes),
+            rate_limit=rate_limit,
+            rate_limit_storage_uri=rate_limit_storage_uri,
             problems=tuple(problems),
         )
 
@@ -131,6 +156,22 @@ def _is_app_configuration_connection_string(value: str) -> bool:
     segments = [segment.strip().partition("=") for segment in value.split(";")]
     names = sorted(name for name, _, content in segments if content)
     return len(segments) == 3 and names == ["Endpoint", "Id", "Secret"]
+
+
+def _is_rate_limit(value: str) -> bool:
+    try:
+        items = limits.parse_many(value)
+    except ValueError:
+        return False
+    return bool(items) and all(item.amount > 0 for item in items)
+
+
+def _is_rate_limit_storage_uri(value: str) -> bool:
+    parts = urlsplit(value)
+    # The storages the pinned dependencies can reach (the `redis` package for Redis).
+    return parts.scheme in RATE_LIMIT_STORAGE_SCHEMES and (
+        parts.scheme == "memory" or bool(parts.netloc or parts.path)
+    )
 
 
 def _non_negative_number(value: str | None, default: float) -> float | None:
@@ -160,7 +201,7 @@ def development_secret(instance_path: Path) -> str:
 
 def config_for_tests(storage: str | StorageSettings, instance_path: Path, **jwt: object) -> Config:
     """A configuration for tests: a known secret, the given database (a SQL URL or storage
-    settings), schema migrated."""
+    settings), schema migrated, no rate limit (tests that need one set `rate_limit`)."""
     settings = JwtSettings(**{"secret_key": TEST_JWT_SECRET, **jwt})  # type: ignore[arg-type]
     if isinstance(storage, str):
         storage = StorageSettings(backend="sql", sql_url=storage)
@@ -170,4 +211,5 @@ def config_for_tests(storage: str | StorageSettings, instance_path: Path, **jwt:
         storage=storage,
         jwt=settings,
         auto_migrate=True,
+        rate_limit=None,
     )

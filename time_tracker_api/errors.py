@@ -6,6 +6,7 @@ import logging
 import re
 
 from flask import Response, current_app, g, jsonify
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from commons.domain import exceptions as domain
@@ -33,6 +34,8 @@ def error_response(error: BaseException) -> Response:
         error = too_large(current_app.config["MAX_CONTENT_LENGTH"])
     if isinstance(error, domain.DomainError):
         return _domain_response(error)
+    if isinstance(error, RateLimitExceeded):
+        return _rate_limited(error)
     if isinstance(error, HTTPException):
         return _http_response(error)
     logger.exception("Unexpected error (request id %s)", g.get("request_id", "-"), exc_info=error)
@@ -65,6 +68,21 @@ def _domain_response(error: domain.DomainError) -> Response:
         )
     if isinstance(error, domain.StorageUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _rate_limited(error: RateLimitExceeded) -> Response:
+    from time_tracker_api.rate_limits import (
+        seconds_until_reset,
+    )  # it imports security, which imports us
+
+    retry_after = seconds_until_reset()
+    response = body(
+        429,
+        f"Too many requests: at most {error.limit.limit}; try again in {retry_after} seconds",
+        "rate_limited",
+    )
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 

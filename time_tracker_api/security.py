@@ -248,11 +248,17 @@ def init_app(app: Flask, settings: JwtSettings) -> None:
     def authenticate() -> None:
         if request.method == "OPTIONS" or is_public(request.path):
             return
-        claims = current_app.extensions["token_verifier"].verify(bearer_token())
-        identity = identity_from_claims(claims)
         g.principal = resolve_principal(
-            current_app.extensions["storage"], identity, session_id=g.get("request_id")
+            current_app.extensions["storage"], verified_identity(), session_id=g.get("request_id")
         )
+
+
+def verified_identity() -> Identity:
+    """The caller named by the request's verified token, verified once per request."""
+    if "identity" not in g:
+        claims = current_app.extensions["token_verifier"].verify(bearer_token())
+        g.identity = identity_from_claims(claims)
+    return g.identity
 
 
 def is_public(path: str) -> bool:
