@@ -152,3 +152,29 @@ def test_apps_on_one_redis_share_one_budget(make_client, redis_url):
     assert [answer.headers["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0"]
     assert over.status_code == 429 and over.get_json()["code"] == "rate_limited"
     assert int(over.headers["Retry-After"]) > 0
+
+
+def test_the_swagger_document_declares_429_and_the_headers(make_client):
+    document = make_client().get("/swagger.json").get_json()
+
+    listing = document["paths"]["/time-entries"]["get"]["responses"]
+    probe = document["paths"]["/health"]["get"]["responses"]
+
+    assert listing["429"]["schema"] == {"$ref": "#/definitions/Error"}
+    assert "Retry-After" in listing["429"]["headers"]
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+        listing["200"]["headers"]
+    )
+    assert "429" not in probe and "headers" not in probe["200"]
+
+
+def test_an_unreachable_redis_leaves_each_app_counting_in_its_own_memory(make_client):
+    # Port 1 on the loopback refuses every connection.
+    member = _member(
+        make_client(rate_limit="2/minute", rate_limit_storage_uri="redis://127.0.0.1:1")
+    )
+
+    answers = _spend(member.get)
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[0].headers["RateLimit-Remaining"] == "1"
