@@ -70,7 +70,11 @@ def _build_app(config: Config) -> Flask:
     else:
         _warn_when_migrations_are_pending(schema)
     if config.cors_origins:
-        CORS(app, origins=list(config.cors_origins), expose_headers=["X-Request-ID"])
+        CORS(
+            app,
+            origins=list(config.cors_origins),
+            expose_headers=["X-Request-ID", *rate_limits.HEADERS, "Retry-After"],
+        )
     _add_request_ids(app)
     _limit_request_size(app, config.max_request_bytes)
     _require_an_up_to_date_schema(app)  # before authentication, which records the caller

@@ -178,3 +178,13 @@ def test_an_unreachable_redis_leaves_each_app_counting_in_its_own_memory(make_cl
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[0].headers["RateLimit-Remaining"] == "1"
+
+
+def test_browsers_on_an_allowed_origin_may_read_the_headers(make_client):
+    origin = "https://time-tracker.example.com"
+    client = make_client(rate_limit=f"{LIMIT}/minute", cors_origins=(origin,))
+
+    answer = _member(client).get("/time-entries", headers={"Origin": origin})
+
+    exposed = {name.strip() for name in answer.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"} <= exposed
