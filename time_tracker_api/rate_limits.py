@@ -8,6 +8,7 @@ shared by every worker and instance.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, Response, current_app, request
@@ -17,6 +18,7 @@ from commons.domain.exceptions import DomainError
 from time_tracker_api import security
 from time_tracker_api.config import Config
 
+logger = logging.getLogger(__name__)
 LIMIT_HEADER = "RateLimit-Limit"
 REMAINING_HEADER = "RateLimit-Remaining"
 RESET_HEADER = "RateLimit-Reset"
@@ -35,7 +37,8 @@ def init_app(app: Flask, config: Config) -> None:
         application_limits=[config.rate_limit] if config.rate_limit else [],
         storage_uri=config.rate_limit_storage_uri,
         key_prefix=config.rate_limit_key_prefix,
-        # Headers are written below, `RateLimit-Reset` in seconds as the draft has it.
+        # Written below instead: Flask-Limiter's own put `Retry-After` on every answer and the
+        # reset as a timestamp, where the draft has seconds.
         headers_enabled=False,
         # When Redis cannot be reached, each worker counts in memory until it is back.
         in_memory_fallback_enabled=True,
@@ -48,22 +51,30 @@ def init_app(app: Flask, config: Config) -> None:
     @app.after_request
     def add_rate_limit_headers(response: Response) -> Response:
         current = limiter.current_limit
-        if current is not None:
-            response.headers[LIMIT_HEADER] = str(current.limit.amount)
-            response.headers[REMAINING_HEADER] = str(max(current.remaining, 0))
-            response.headers[RESET_HEADER] = str(_seconds_until(current.window[0]))
+        if current is None:
+            return response
+        try:
+            reset, remaining = current.window
+        except Exception as error:  # noqa: BLE001 - the headers are a hint, the answer stands
+            logger.warning("Rate limit headers left out: the storage failed (%s)", error)
+            return response
+        response.headers[LIMIT_HEADER] = str(current.limit.amount)
+        response.headers[REMAINING_HEADER] = str(max(remaining, 0))
+        response.headers[RESET_HEADER] = str(_seconds_until(reset))
         return response
 
 
 def caller_key() -> str:
-    """`user:<tenant>:<user>` for a verified token, else `address:<client address>`."""
+    """`user:…` for a verified token's tenant and user, else `address:<client address>`."""
     if request.headers.get("Authorization"):
         try:
             identity = security.verified_identity()
         except DomainError:
             pass  # authentication refuses it right after; the refusal counts for the address
         else:
-            return f"user:{identity.tenant_id}:{identity.user_id}"
+            # The tenant's length keeps "a:b" + "c" apart from "a" + "b:c".
+            tenant, user = identity.tenant_id, identity.user_id
+            return f"user:{len(tenant)}:{tenant}:{user}"
     return f"address:{request.remote_addr or 'unknown'}"
 
 
