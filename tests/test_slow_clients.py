@@ -1,5 +1,8 @@
 """Clients that send their request body slowly do not hold up anybody else.
 
+The server buffers whole requests before the application sees them; what it refuses itself
+(malformed, or a body far over the limit) still gets the API's JSON error.
+
 The server is started exactly as the image starts it (`docker-entrypoint.sh serve`) with fewer
 threads than slow clients: each slow client would pin a thread if bodies were read by threads.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import socket
 import subprocess
 import sys
@@ -19,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import REPO_ROOT, clean_env, free_port, http_get, run_cli
+from time_tracker_api.config import DEFAULT_MAX_REQUEST_BYTES
 
 ENTRYPOINT = REPO_ROOT / "docker-entrypoint.sh"
 SLOW_CLIENTS = 24
@@ -114,3 +119,36 @@ def test_requests_are_answered_while_slow_clients_send_their_bodies(server):
         stop.set()
         trickler.join(timeout=10)
     assert '"GET /activities HTTP/1.1" 200' in log.read_text()
+
+
+def raw_request(port: int, request: bytes) -> tuple[int, dict]:
+    """Send `request` as given; the status and the JSON body of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=ANSWERS_WITHIN) as connection:
+        connection.sendall(request)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        assert response.getheader("Content-Type") == "application/json"
+        return response.status, json.loads(response.read())
+
+
+def test_a_body_far_over_the_limit_is_refused_with_the_json_error_before_it_is_read(server):
+    port, token, _ = server
+    status, body = raw_request(
+        port,
+        b"POST /activities HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {token}\r\n".encode()
+        + f"Content-Length: {DEFAULT_MAX_REQUEST_BYTES * 100}\r\n\r\n".encode(),
+    )
+    assert status == 413
+    assert body["code"] == "payload_too_large"
+    assert body["errors"] == {"body": f"must be at most {DEFAULT_MAX_REQUEST_BYTES} bytes"}
+
+
+def test_a_malformed_request_gets_the_json_error(server):
+    port, _, _ = server
+    status, body = raw_request(
+        port, b"GET /activities HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon\r\n\r\n"
+    )
+    assert status == 400
+    assert body["code"] == "bad_request"
+    assert body["message"]

@@ -20,10 +20,15 @@ from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
 
+from flask import Flask
 from gunicorn.workers.base import Worker as BaseWorker
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from werkzeug.exceptions import default_exceptions
+
+from time_tracker_api import errors
 
 # How long one turn of the event loop may wait, so the worker tells the arbiter it is alive and
 # notices a stop signal.
@@ -35,6 +40,35 @@ BODY_BUFFER_FACTOR = 2
 DEFAULT_MAX_BODY = 1024 * 1024 * 1024
 
 StartResponse = Callable[..., Any]
+
+
+def json_channel(app: Flask) -> type[HTTPChannel]:
+    """waitress's connection, answering requests it refuses itself with the API's JSON errors."""
+
+    class JsonErrorTask(ErrorTask):
+        """A malformed, oversized or unsupported request: `{message, code, errors}`."""
+
+        def execute(self) -> None:
+            code = self.request.error.code
+            with app.app_context():
+                if code == 413:
+                    error: BaseException = errors.too_large(app.config["MAX_CONTENT_LENGTH"])
+                else:
+                    error = default_exceptions.get(code, default_exceptions[400])()
+                response = errors.error_response(error)
+            payload = response.get_data()
+            self.status = response.status
+            self.response_headers.extend(
+                (name, value) for name, value in response.headers if name != "Content-Length"
+            )
+            self.set_close_on_finish()
+            self.content_length = len(payload)
+            self.write(payload)
+
+    class JsonErrorChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
 
 
 class Worker(BaseWorker):
@@ -52,6 +86,10 @@ class Worker(BaseWorker):
             clear_untrusted_proxy_headers=True,
             expose_tracebacks=False,
         )
+        if isinstance(self.wsgi, Flask):
+            for listener in list(server._map.values()):
+                if isinstance(listener, BaseWSGIServer):
+                    listener.channel_class = json_channel(self.wsgi)
         while self.alive:
             self.notify()
             if self.ppid != os.getppid():
