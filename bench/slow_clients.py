@@ -6,7 +6,8 @@ authenticated `GET /activities` client:
 
 - idle: one client alone, one request after another, for --seconds;
 - slow: the same while --slow connections trickle a POST body (one byte every 2 s);
-- throughput: --clients concurrent clients and no slow clients, requests per second.
+- throughput: --clients concurrent clients and no slow clients, requests per second (and wrk's
+  keep-alive figure with 16 connections when wrk is installed).
 
 Everything is bounded (connection count, seconds, a 20 s timeout per request) and stops by
 itself. Loopback only.
@@ -22,6 +23,8 @@ import argparse
 import http.client
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -142,6 +145,26 @@ def measure(port: int, token: str, seconds: float, clients: int) -> dict[str, fl
     }
 
 
+def wrk_throughput(port: int, token: str, seconds: float, clients: int) -> float | None:
+    """Keep-alive requests per second from wrk (16 connections), if wrk is installed."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    result = subprocess.run(  # noqa: S603 (a fixed command of this script)
+        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "20s"]
+        + ["-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}/activities"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    )
+    found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if non_2xx:
+        raise SystemExit(f"wrk got {non_2xx.group(1)} errors")
+    return float(found.group(1)) if found else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -181,6 +204,7 @@ def main() -> None:
             wait_until_up(port, server)
             results = {"server": args.server, "slow": slow, "seconds": seconds}
             results["throughput"] = measure(port, token, seconds, clients)
+            results["wrk_keepalive_req_per_s"] = wrk_throughput(port, token, seconds, 16)
             results["idle"] = measure(port, token, seconds, 1)
             stop = threading.Event()
             opened: list[int] = []
