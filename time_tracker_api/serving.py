@@ -90,11 +90,15 @@ class Worker(BaseWorker):
             for listener in list(server._map.values()):
                 if isinstance(listener, BaseWSGIServer):
                     listener.channel_class = json_channel(self.wsgi)
+        notified = 0.0
         while self.alive:
-            self.notify()
-            if self.ppid != os.getppid():
-                self.log.info("Parent changed, shutting down: %s", self)
-                break
+            now = time.monotonic()
+            if now - notified >= LOOP_TIMEOUT:  # a file system call: once a second is plenty
+                self.notify()
+                notified = now
+                if self.ppid != os.getppid():
+                    self.log.info("Parent changed, shutting down: %s", self)
+                    break
             wasyncore.loop(timeout=LOOP_TIMEOUT, map=server._map, use_poll=True, count=1)
         self.stop_gracefully(server)
 
