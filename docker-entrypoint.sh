@@ -19,7 +19,10 @@ serve() {
   # $HOME/.gunicorn, which nothing in a container uses. --reuse-port: each worker listens on
   # its own socket and the kernel spreads connections evenly; with one shared socket a worker
   # could take most keep-alive connections and leave the other core idle (docs/benchmarks.md).
+  # --worker-class: each worker reads whole requests in an event loop before a thread runs the
+  # app, so clients that send their body slowly hold no thread (time_tracker_api/serving.py).
   exec gunicorn 'time_tracker_api:create_app()' \
+    --worker-class time_tracker_api.serving.Worker \
     --bind "0.0.0.0:${PORT:-8000}" \
     --workers "${GUNICORN_WORKERS:-2}" \
     --threads "${GUNICORN_THREADS:-8}" \
