@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import jwt
 import pytest
 import requests
 
-from tests.conftest import ADMIN, TEST_SECRET, Caller
+from tests.conftest import ADMIN, Caller, claims, hs256
 from time_tracker_api.validation import MAX_JSON_DEPTH, MAX_QUERY_INTEGER
 
 MIB = 1024 * 1024
@@ -57,16 +55,8 @@ def customer(admin: Caller) -> dict[str, Any]:
 # Token claims ---------------------------------------------------------------------------------
 
 
-def bearer(**claims: Any) -> dict[str, str]:
-    now = int(time.time())
-    payload = {
-        "oid": f"user-{uuid.uuid4()}",
-        "tid": f"tenant-{uuid.uuid4()}",
-        "iat": now,
-        "exp": now + 600,
-        **claims,
-    }
-    return {"Authorization": f"Bearer {jwt.encode(payload, TEST_SECRET, algorithm='HS256')}"}
+def bearer(**overrides: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {hs256(claims(**overrides))}"}
 
 
 @pytest.mark.parametrize(

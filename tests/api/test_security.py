@@ -27,7 +27,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import ADMIN, TEST_SECRET, make_token
+from tests.conftest import ADMIN, TEST_SECRET, claims, hs256, make_token
 from time_tracker_api import create_app
 from time_tracker_api.config import config_for_tests
 
@@ -41,23 +41,6 @@ CHALLENGE_DESCRIPTION = re.compile(r'error_description="([\x20-\x21\x23-\x5b\x5d
 
 
 # Tokens ---------------------------------------------------------------------------------------
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    """A valid payload of a fresh user in a fresh tenant; a claim given as None is left out."""
-    now = int(time.time())
-    payload = {
-        "oid": f"user-{uuid.uuid4()}",
-        "tid": f"tenant-{uuid.uuid4()}",
-        "iat": now,
-        "exp": now + 600,
-        **overrides,
-    }
-    return {name: value for name, value in payload.items() if value is not None}
-
-
-def hs256(payload: dict[str, Any], secret: str = TEST_SECRET) -> str:
-    return jwt.encode(payload, secret, algorithm="HS256")
 
 
 def b64url(data: bytes) -> str:
