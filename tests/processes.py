@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -91,3 +92,20 @@ def http_get(port: int, path: str, headers: Mapping[str, str] | None = None) -> 
         return response.status
     finally:
         connection.close()
+
+
+def wait_until_healthy(
+    process: subprocess.Popen[bytes], port: int, log: Path, within: float
+) -> None:
+    """Wait for a started server's `/health` to answer 200; fail with its log if it exits or
+    stays silent for `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if http_get(port, "/health") == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)

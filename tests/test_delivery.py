@@ -12,7 +12,6 @@ import shlex
 import sqlite3
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.processes import REPO_ROOT, clean_env, free_port, http_get
+from tests.processes import REPO_ROOT, clean_env, free_port, wait_until_healthy
 from time_tracker_api import create_app
 from time_tracker_api.config import config_for_tests
 from time_tracker_api.version import __version__
@@ -354,16 +353,7 @@ def test_migrate_and_serve_answers_the_image_healthcheck_and_logs_requests(tmp_p
             [str(ENTRYPOINT), "migrate-and-serve"], env=env, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + SERVER_STARTS_WITHIN
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                if http_get(port, "/health") == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_until_healthy(server, port, log, SERVER_STARTS_WITHIN)
         check = subprocess.run(
             ["/bin/sh", "-c", healthcheck_command()],
             env=env,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import REPO_ROOT, clean_env, free_port, http_get, run_cli
+from tests.processes import REPO_ROOT, clean_env, free_port, run_cli, wait_until_healthy
 from time_tracker_api.config import DEFAULT_MAX_REQUEST_BYTES
 
 ENTRYPOINT = REPO_ROOT / "docker-entrypoint.sh"
@@ -58,16 +58,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
             [str(ENTRYPOINT), "serve"], env=env, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + SERVER_STARTS_WITHIN
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if http_get(port, "/health") == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_until_healthy(process, port, log, SERVER_STARTS_WITHIN)
         yield port, issued.stdout.strip(), log
     finally:
         process.terminate()
