@@ -32,7 +32,8 @@ def counted_round_trips(storage: Any) -> Iterator[list[str]]:
     send = transport.send
 
     def counting_send(request: Any, **kwargs: Any) -> Any:
-        trips.append(f"{request.method} {request.url}")
+        query = request.headers.get("x-ms-documentdb-isquery", "").lower() == "true"
+        trips.append(f"{request.method} {request.url}{' (query)' if query else ''}")
         return send(request, **kwargs)
 
     transport.send = counting_send

@@ -14,7 +14,7 @@ from flask_cors import CORS
 from commons.bootstrap import create_feature_toggles, create_storage
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 from commons.services.schema import SchemaCheck
-from time_tracker_api import rate_limits, security, validation
+from time_tracker_api import idempotency, rate_limits, security, validation
 from time_tracker_api.api import create_api
 from time_tracker_api.config import Config
 from time_tracker_api.errors import error_response, too_large
@@ -82,6 +82,7 @@ def _build_app(config: Config) -> Flask:
     rate_limits.init_app(app, config)
     security.init_app(app, config.jwt)
     validation.init_app(app)
+    idempotency.init_app(app)  # after both: keys are per caller, and checked text only
     app.register_error_handler(Exception, error_response)
     create_api().init_app(app)
     if config.environment == "development":

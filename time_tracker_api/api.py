@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from flask import Flask, Response, make_response
 from flask_restx import Api
 from werkzeug.routing import BaseConverter
 
 from time_tracker_api.errors import error_response
+from time_tracker_api.serialization import json_bytes
 from time_tracker_api.swagger_errors import document_errors
 from time_tracker_api.version import __version__
 
@@ -105,9 +105,8 @@ def create_api() -> TimeTrackerApi:
 
 
 def output_json(data: Any, code: int, headers: Any = None) -> Response:
-    """Responses as JSON, encoded by orjson (an order of magnitude faster than the standard
-    library on a month of entries); the body ends with a newline as flask-restx's does."""
-    response = make_response(orjson.dumps(data) + b"\n", code)
+    """Responses as JSON (`json_bytes`)."""
+    response = make_response(json_bytes(data), code)
     response.headers["Content-Type"] = "application/json"
     response.headers.extend(headers or {})
     return response

@@ -66,8 +66,9 @@ def _domain_response(error: domain.DomainError) -> Response:
         response.headers["WWW-Authenticate"] = (
             f'Bearer realm="time-tracker", error="invalid_token", error_description="{description}"'
         )
-    if isinstance(error, domain.StorageUnavailable):
-        response.headers["Retry-After"] = str(error.retry_after)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

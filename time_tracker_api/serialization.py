@@ -21,10 +21,14 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_restx
+import orjson
 from flask import current_app, request
 from flask_restx import fields
 from flask_restx.marshalling import make
 from flask_restx.utils import unpack
+
+from commons.domain.idempotency import Answer
+from commons.services import idempotency
 
 Serializer = Callable[[Any], Any]
 Getter = Callable[[Any], Any]
@@ -168,6 +172,17 @@ def _compile_list(field: fields.List, attribute: str, fallback: Getter) -> Gette
     return list_output
 
 
+def json_bytes(data: Any) -> bytes:
+    """A response body: JSON by orjson (an order of magnitude faster than the standard library
+    on a month of entries), ending with a newline as flask-restx's does."""
+    return orjson.dumps(data) + b"\n"
+
+
+def _renderer(code: int, serialize: Serializer) -> idempotency.Renderer:
+    """How a view's result becomes the answer an idempotent request stores with its write."""
+    return lambda result: Answer(int(code), json_bytes(serialize(result)))
+
+
 def compile_model(model: Mapping[str, Any]) -> Serializer:
     """A function marshalling one object (or a list of them) as `flask_restx.marshal` does."""
     resolved: Mapping[str, Any] = getattr(model, "resolved", model)
@@ -197,17 +212,22 @@ class Namespace(flask_restx.Namespace):
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         documented = super().marshal_with(fields, as_list, code, description, **kwargs)
         plain = not kwargs and not self.ordered
+        marshal_options = {"ordered": self.ordered, **kwargs}
+
+        def _restx_marshal(model: Any, mask: str | None) -> Serializer:
+            return lambda data: flask_restx.marshal(data, model, mask=mask, **marshal_options)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             with_masks = documented(func)  # restx's wrapper: the docs, and masks when asked
-            if not plain:
-                return with_masks
             serialize = compile_model(fields)
 
             @functools.wraps(with_masks)
             def wrapper(*args: Any, **kw: Any) -> Any:
-                if request.headers.get(current_app.config["RESTX_MASK_HEADER"]):
+                mask = request.headers.get(current_app.config["RESTX_MASK_HEADER"])
+                if mask or not plain:
+                    idempotency.render_with(_renderer(code, _restx_marshal(fields, mask)))
                     return with_masks(*args, **kw)
+                idempotency.render_with(_renderer(code, serialize))
                 response = func(*args, **kw)
                 if isinstance(response, tuple):
                     data, status, headers = unpack(response)

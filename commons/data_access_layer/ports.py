@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self
 from commons.domain.audit import AuditEvent, EventQuery
 from commons.domain.catalog import CatalogItem, CatalogKind
 from commons.domain.events import RecordChanged
+from commons.domain.idempotency import IdempotencyRecord
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import Window
 from commons.domain.users import User
@@ -120,6 +121,31 @@ class EventRepository(Protocol):
         newest first (date, then id, descending)."""
 
 
+class IdempotencyRepository(Protocol):
+    """Idempotency keys. Claims (`add`, `replace`, `release`) take effect at once on Cosmos DB
+    and with the unit of work's commit on SQL; `complete` goes with the unit of work's changes."""
+
+    def get(self, tenant_id: str, record_id: str) -> IdempotencyRecord | None:
+        """The record with that id, expired or not."""
+
+    def add(self, record: IdempotencyRecord) -> bool:
+        """Store a new claim; False when a record with its id exists."""
+
+    def replace(self, record: IdempotencyRecord, lease_token: str) -> bool:
+        """Overwrite the record whose claim is `lease_token`; False when it is not that claim
+        any more (another request took it over meanwhile)."""
+
+    def complete(self, record: IdempotencyRecord) -> None:
+        """Store the record's answer with this unit of work's changes, if its claim still
+        holds; IdempotencyKeyInUse (the changes are not made) when another request took it."""
+
+    def release(self, tenant_id: str, record_id: str, lease_token: str) -> None:
+        """Forget a claim that has no answer, if it still is that claim."""
+
+    def purge(self, tenant_id: str, user_id: str, now: datetime) -> None:
+        """Drop the user's records that expired before `now`."""
+
+
 class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
@@ -132,6 +158,10 @@ class UnitOfWork(Protocol):
     @property
     def events(self) -> EventRepository:
         """The audit log repository (read only: the events app writes it)."""
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """The idempotency keys repository."""
 
     def catalog(self, kind: CatalogKind) -> CatalogRepository:
         """The repository of one kind of catalog record."""

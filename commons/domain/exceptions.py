@@ -122,3 +122,19 @@ class AlreadyStopped(Unprocessable):
 class AlreadyRunning(Unprocessable):
     code = "already_running"
     default_message = "The specified time entry is already running"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code = "idempotency_key_reused"
+    default_message = (
+        "This Idempotency-Key was used with another request; send a new key for a new request"
+    )
+
+
+class IdempotencyKeyInUse(Conflict):
+    code = "idempotency_key_in_use"
+    default_message = "A request with this Idempotency-Key is still in progress; retry shortly"
+
+    def __init__(self, retry_after: int = 1):
+        super().__init__()
+        self.retry_after = max(1, retry_after)

@@ -21,6 +21,7 @@ from commons.domain.catalog import (
 from commons.domain.events import RecordArchived, RecordCreated, RecordDeleted, RecordUpdated
 from commons.domain.exceptions import Forbidden, InvalidReference, NotFound, ValidationFailed
 from commons.domain.principal import Principal
+from commons.services import idempotency
 from commons.services.events import changed
 
 
@@ -56,8 +57,7 @@ def create_item(
         _check_references(uow, kind, item, set(values))
         uow.catalog(kind).add(item)
         uow.add_event(changed(RecordCreated, principal, kind.key, item.id, f"Created {item.name}"))
-        uow.commit()
-    return get_item(storage, kind, principal, item.id)
+        return _committed(uow, kind, principal, item.id)
 
 
 def update_item(
@@ -79,8 +79,7 @@ def update_item(
             _check_no_cycle(uow, principal, item)
         uow.catalog(kind).update(item)
         uow.add_event(changed(RecordUpdated, principal, kind.key, item.id, f"Updated {item.name}"))
-        uow.commit()
-    return get_item(storage, kind, principal, item_id)
+        return _committed(uow, kind, principal, item_id)
 
 
 def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_id: str) -> None:
@@ -96,7 +95,7 @@ def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_
             event = changed(RecordDeleted, principal, kind.key, item.id, f"Deleted {item.name}")
         uow.catalog(kind).update(item)
         uow.add_event(event)
-        uow.commit()
+        idempotency.commit(uow)
 
 
 def require_may_create(principal: Principal, kind: CatalogKind) -> None:
@@ -109,6 +108,15 @@ def require_admin(principal: Principal, kind: CatalogKind) -> None:
     """Refuse a caller who may not change records of `kind` (checked before their input)."""
     if not principal.is_admin:
         raise Forbidden(f"Only admins can change {kind.label.lower()} records")
+
+
+def _committed(
+    uow: UnitOfWork, kind: CatalogKind, principal: Principal, item_id: str
+) -> CatalogItem:
+    """The written record as the writing transaction sees it, committed with the change."""
+    item = _existing(uow, kind, principal, item_id)
+    idempotency.commit(uow, item)
+    return item
 
 
 def _existing(

@@ -42,6 +42,7 @@ from commons.domain.time_windows import (
     week_window,
     window_between,
 )
+from commons.services import idempotency
 from commons.services.events import changed
 
 RECENT_ENTRIES = 20
@@ -165,8 +166,7 @@ def create_entry(
         _check_timeline(uow, entry)
         uow.time_entries.add(entry)
         uow.add_event(changed(RecordCreated, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        uow.commit()
-    return get_entry(storage, principal, entry.id)
+        return _committed(uow, principal, entry.id)
 
 
 def update_entry(
@@ -194,8 +194,7 @@ def update_entry(
         _check_timeline(uow, entry)
         uow.time_entries.update(entry)
         uow.add_event(changed(RecordUpdated, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        uow.commit()
-    return get_entry(storage, principal, entry_id)
+        return _committed(uow, principal, entry_id)
 
 
 def stop_entry(
@@ -211,8 +210,7 @@ def stop_entry(
         entry.check_interval(now)
         uow.time_entries.update(entry)
         uow.add_event(changed(TimeEntryStopped, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        uow.commit()
-    return get_entry(storage, principal, entry_id)
+        return _committed(uow, principal, entry_id)
 
 
 def restart_entry(storage: Storage, principal: Principal, entry_id: str) -> TimeEntry:
@@ -226,8 +224,7 @@ def restart_entry(storage: Storage, principal: Principal, entry_id: str) -> Time
         uow.time_entries.update(entry)
         event = changed(TimeEntryRestarted, principal, TIME_ENTRY, entry.id, _describe(entry))
         uow.add_event(event)
-        uow.commit()
-    return get_entry(storage, principal, entry_id)
+        return _committed(uow, principal, entry_id)
 
 
 def delete_entry(storage: Storage, principal: Principal, entry_id: str) -> None:
@@ -236,7 +233,15 @@ def delete_entry(storage: Storage, principal: Principal, entry_id: str) -> None:
         entry = _owned(uow, principal, entry_id)
         uow.time_entries.update(dataclasses.replace(entry, deleted=datetime.now(UTC)))
         uow.add_event(changed(RecordDeleted, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        uow.commit()
+        idempotency.commit(uow)
+
+
+def _committed(uow: UnitOfWork, principal: Principal, entry_id: str) -> TimeEntry:
+    """The written entry as the writing transaction sees it, committed with the change: the
+    answer never needs a second visit to the database once the change is made."""
+    entry = _existing(uow, principal, entry_id)
+    idempotency.commit(uow, entry)
+    return entry
 
 
 def _existing(uow: UnitOfWork, principal: Principal, entry_id: str) -> TimeEntry:

@@ -12,6 +12,7 @@ from commons.domain.exceptions import (
 )
 from commons.domain.principal import GROUPS, ROLE_GROUPS, Identity, Principal
 from commons.domain.users import User, email_already_used, invited_user
+from commons.services import idempotency
 from commons.services.events import changed
 
 
@@ -71,8 +72,7 @@ def add_user(storage: Storage, principal: Principal, email: object, name: object
             raise email_already_used()
         uow.users.invite(user)
         uow.add_event(changed(RecordCreated, principal, "user", user.id, f"Added {user.email}"))
-        uow.commit()
-    return get_user(storage, principal, user.id)
+        return _committed(uow, principal, user.id)
 
 
 def list_users(storage: Storage, principal: Principal) -> list[User]:
@@ -125,8 +125,7 @@ def _change_membership(
         change(principal.tenant_id, user_id, group)
         verb = "Added to" if member else "Removed from"
         uow.add_event(changed(RecordUpdated, principal, "user", user_id, f"{verb} {group}"))
-        uow.commit()
-    return get_user(storage, principal, user_id)
+        return _committed(uow, principal, user_id)
 
 
 def is_member_of(storage: Storage, principal: Principal, user_id: str, group: str) -> bool:
@@ -157,6 +156,13 @@ def _check_group(group: object) -> None:
             f"Unknown group {group!r}; groups are {', '.join(GROUPS)}",
             {"group_name": f"must be one of {', '.join(GROUPS)}"},
         )
+
+
+def _committed(uow: UnitOfWork, principal: Principal, user_id: str) -> User:
+    """The written user as the writing transaction sees them, committed with the change."""
+    user = _existing_user(uow, principal, user_id)
+    idempotency.commit(uow, user)
+    return user
 
 
 def _existing_user(uow: UnitOfWork, principal: Principal, user_id: str) -> User:

@@ -216,6 +216,7 @@ def present_columns(storage) -> dict[str, list[sa.Column]]:
             if column.name in {c["name"] for c in inspector.get_columns(table.name)}
         ]
         for table in tables.metadata.sorted_tables
+        if inspector.has_table(table.name)
     }
 
 
@@ -263,7 +264,7 @@ def test_ids_written_before_the_exact_ids_migration_stay_and_compare_exactly(fre
                 {"tenant_id": TENANT, "user_id": look_alike, "group_name": "time-tracker-admin"},
             )
     for tenant_id in (TENANT, *LOOK_ALIKES):
-        for table in tables.metadata.sorted_tables:
+        for table in rows_of_a_tenant(tenant_id, OWNER):
             assert set(matching(storage, table, "tenant_id", tenant_id)) == {tenant_id}
     owners = matching(storage, tables.user_groups, "user_id", OWNER)
     assert owners == [OWNER] * (1 + len(LOOK_ALIKES))

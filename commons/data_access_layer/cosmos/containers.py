@@ -18,6 +18,7 @@ TIME_ENTRY = "time_entry"
 EVENT = "event"
 MIGRATION = "migration"
 LEASES = "leases"
+IDEMPOTENCY = "idempotency"
 
 # Catalog kind key (`CatalogKind` key) → the container holding that catalog.
 CATALOG_CONTAINERS = MappingProxyType(
@@ -33,5 +34,16 @@ CATALOG_CONTAINERS = MappingProxyType(
 # Every container the migrations create for the application (the migrations' own bookkeeping
 # container, MIGRATION, is created by the migration storage instead).
 APPLICATION_CONTAINERS = frozenset(
-    {ACTIVITY, CUSTOMER, PROJECT_TYPE, PROJECT, TECHNOLOGY, USER, TIME_ENTRY, EVENT, LEASES}
+    {
+        ACTIVITY,
+        CUSTOMER,
+        PROJECT_TYPE,
+        PROJECT,
+        TECHNOLOGY,
+        USER,
+        TIME_ENTRY,
+        EVENT,
+        LEASES,
+        IDEMPOTENCY,
+    }
 )

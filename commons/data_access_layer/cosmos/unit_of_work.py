@@ -19,6 +19,7 @@ from migrate_anything import configure
 from migrate_anything.migrator import run as run_migrations
 
 from commons.data_access_layer.cosmos.events import CosmosEventRepository
+from commons.data_access_layer.cosmos.idempotency import CosmosIdempotencyRepository
 from commons.data_access_layer.cosmos.migration_storage import (
     CosmosMigrationStorage,
     CosmosMigrationTarget,
@@ -46,6 +47,8 @@ from time_tracker_events.audit.sql import NotParked
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUSES = {408, 429, 449, 500, 502, 503, 504}
 Conflict = Callable[[], DomainError]
+# A staged write: container, action, document, the error a conflict means, the etag it needs.
+Operation = tuple[ContainerProxy, str, dict[str, Any], Conflict | None, str | None]
 
 
 class CosmosUnitOfWork:
@@ -61,13 +64,14 @@ class CosmosUnitOfWork:
         except (AzureError, ValueError) as error:  # the first client could not connect
             logger.warning("Cosmos DB unavailable: %s", error)
             raise StorageUnavailable(retry_after=retry_after(error)) from error
-        self.operations: list[tuple[ContainerProxy, str, dict[str, Any], Conflict | None]] = []
+        self.operations: list[Operation] = []
         self.locks: dict[str, tuple[str, str]] = {}
         self.staged_events: dict[tuple[str, str], RecordChanged] = {}
         self._containers: dict[str, ContainerProxy] = {}
         self.users = CosmosUserRepository(self)
         self.time_entries = CosmosTimeEntryRepository(self)
         self.events = CosmosEventRepository(self)
+        self.idempotency = CosmosIdempotencyRepository(self)
         return self
 
     def catalog(self, kind: CatalogKind) -> CosmosCatalogRepository:
@@ -81,7 +85,11 @@ class CosmosUnitOfWork:
     def read(
         self, container: ContainerProxy, item_id: str, tenant_id: str
     ) -> dict[str, Any] | None:
-        """A point read by id and partition key; None when missing or of another tenant."""
+        """A point read by id and partition key, as this unit of work has staged it so far;
+        None when missing or of another tenant."""
+        for staged_in, _, staged, _, _ in reversed(self.operations):
+            if staged_in.id == container.id and staged["id"] == item_id:
+                return staged if staged.get("tenant_id") == tenant_id else None
         try:
             document = container.read_item(item_id, partition_key=tenant_id)
         except exceptions.CosmosResourceNotFoundError:
@@ -119,8 +127,11 @@ class CosmosUnitOfWork:
         action: str,
         document: dict[str, Any],
         on_conflict: Conflict | None = None,
+        etag: str | None = None,
     ) -> None:
-        self.operations.append((container, action, document, on_conflict))
+        """Write `document` on commit; with an `etag`, only over that very version (a changed
+        or missing one is a conflict)."""
+        self.operations.append((container, action, document, on_conflict, etag))
 
     def delete_if_unchanged(
         self, container: ContainerProxy, document: dict[str, Any], tenant_id: str
@@ -144,7 +155,7 @@ class CosmosUnitOfWork:
         # are few and go in order, after every check has passed.
         operations, self.operations = self.operations, []
         events, self.staged_events = self.staged_events, {}
-        for container, action, document, on_conflict in operations:
+        for container, action, document, on_conflict, etag in operations:
             # The change feed carries each document with the event that wrote it.
             event = events.get((container.id, document.get("user_id") or document["id"]))
             if event is not None:
@@ -152,11 +163,21 @@ class CosmosUnitOfWork:
             try:
                 if action == "create":
                     container.create_item(document)
+                elif action == "replace" and etag:
+                    container.replace_item(
+                        document["id"],
+                        document,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
                 elif action == "replace":
                     container.replace_item(document["id"], document)
                 else:
                     container.upsert_item(document)
-            except exceptions.CosmosResourceExistsError as error:
+            except (
+                exceptions.CosmosResourceExistsError,
+                exceptions.CosmosAccessConditionFailedError,
+            ) as error:
                 if on_conflict is None:
                     raise
                 raise on_conflict() from error

@@ -7,6 +7,7 @@ count) on every database, so a look-alike tenant or user id is another tenant or
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from commons.data_access_layer.sql.types import UTCDateTime, binary_string, id_string
 from commons.domain import catalog
@@ -190,4 +191,23 @@ events = sa.Table(
     sa.Column("session_id", id_string(64), nullable=True),
     sa.Index("ix_events_tenant_date", "tenant_id", "date"),
     sa.Index("ix_events_tenant_item", "tenant_id", "item_id"),
+)
+
+# Idempotency keys (migration 0008): a claim while its request runs, then the answer, stored in
+# the transaction of the write it answers.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", id_string(64), primary_key=True),  # idempotency.record_id
+    sa.Column("tenant_id", id_string(TENANT_ID), nullable=False),
+    sa.Column("user_id", id_string(USER_ID, unicode=True), nullable=False),
+    sa.Column("fingerprint", id_string(64), nullable=False),
+    sa.Column("lease_token", id_string(32), nullable=False),
+    sa.Column("lease_until", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("answer_status", sa.Integer(), nullable=True),
+    # MariaDB's BLOB holds 64 KiB; an answer may be larger.
+    sa.Column("answer_body", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")),
+    sa.Index("ix_idempotency_keys_user_expiry", "tenant_id", "user_id", "expires_at"),
 )

@@ -23,6 +23,7 @@ from commons.data_access_layer.ports import DispatchReport
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
 from commons.data_access_layer.sql.events import SqlEventRepository
+from commons.data_access_layer.sql.idempotency import SqlIdempotencyRepository
 from commons.data_access_layer.sql.migration_storage import (
     SqlMigrationStorage,
     SqlMigrationTarget,
@@ -89,6 +90,7 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     time_entries: SqlTimeEntryRepository
     events: SqlEventRepository
+    idempotency: SqlIdempotencyRepository
 
     def __init__(self, engine: sa.Engine, write: bool):
         self.engine = engine
@@ -111,6 +113,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(self.connection)
         self.time_entries = SqlTimeEntryRepository(self.connection)
         self.events = SqlEventRepository(self.connection)
+        self.idempotency = SqlIdempotencyRepository(self.connection)
         return self
 
     def catalog(self, kind: CatalogKind) -> SqlCatalogRepository:
