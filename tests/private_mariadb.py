@@ -48,58 +48,85 @@ def free_port() -> int:
 @contextmanager
 def private_mariadb(directory: Path) -> Iterator[PrivateMariaDB]:
     """Initialize a data directory in `directory`, serve it on a free port, stop it afterwards."""
-    install = shutil.which("mariadb-install-db")
-    server = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin:/usr/local/sbin")
-    if not install or not server:
-        raise PrivateMariaDBUnavailable("mariadb-install-db or mariadbd is not installed")
-    data = directory / "data"
-    # mariadbd refuses to run as root unless told to; elsewhere it runs as the current user.
-    as_user = ["--user=root"] if os.geteuid() == 0 else []
-    installed = subprocess.run(
-        [
-            install,
-            "--no-defaults",
-            f"--datadir={data}",
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-            *as_user,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_S,
-        check=False,
-    )
-    if installed.returncode != 0:
-        raise PrivateMariaDBUnavailable(f"mariadb-install-db failed: {installed.stderr[-500:]}")
-    port = free_port()
-    log = directory / "error.log"
-    instance = PrivateMariaDB(port, directory / "mariadb.sock")
-    process = subprocess.Popen(
-        [
-            server,
-            "--no-defaults",
-            f"--datadir={data}",
-            f"--port={port}",
-            "--bind-address=127.0.0.1",
-            f"--socket={instance.socket}",
-            f"--pid-file={directory / 'mariadb.pid'}",
-            f"--log-error={log}",
-            "--innodb-buffer-pool-size=16M",
-            *as_user,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = MariaDBServer(directory)
+    server.start()
     try:
-        wait_until_ready(process, log)
-        yield instance
+        yield server.instance
     finally:
-        process.terminate()
+        server.stop()
+
+
+class MariaDBServer:
+    """A private server that a test may also kill (as a crash would) and start again."""
+
+    def __init__(self, directory: Path):
+        install = shutil.which("mariadb-install-db")
+        binary = shutil.which("mariadbd") or shutil.which(
+            "mariadbd", path="/usr/sbin:/usr/local/sbin"
+        )
+        if not install or not binary:
+            raise PrivateMariaDBUnavailable("mariadb-install-db or mariadbd is not installed")
+        self.directory = directory
+        self.binary = binary
+        self.data = directory / "data"
+        self.log = directory / "error.log"
+        # mariadbd refuses to run as root unless told to; elsewhere it runs as the current user.
+        self.as_user = ["--user=root"] if os.geteuid() == 0 else []
+        self.instance = PrivateMariaDB(free_port(), directory / "mariadb.sock")
+        self.process: subprocess.Popen[bytes] | None = None
+        installed = subprocess.run(
+            [
+                install,
+                "--no-defaults",
+                f"--datadir={self.data}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *self.as_user,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
+            check=False,
+        )
+        if installed.returncode != 0:
+            raise PrivateMariaDBUnavailable(f"mariadb-install-db failed: {installed.stderr[-500:]}")
+
+    def start(self) -> None:
+        """Serve the data directory (again) on the server's port."""
+        self.log.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--no-defaults",
+                f"--datadir={self.data}",
+                f"--port={self.instance.port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={self.instance.socket}",
+                f"--pid-file={self.directory / 'mariadb.pid'}",
+                f"--log-error={self.log}",
+                "--innodb-buffer-pool-size=16M",
+                *self.as_user,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until_ready(self.process, self.log)
+
+    def kill(self) -> None:
+        """End the server at once, as a crash or a lost machine does (no clean shutdown)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
         try:
-            process.wait(timeout=START_TIMEOUT_S)
+            self.process.wait(timeout=START_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
 
 
 def wait_until_ready(process: subprocess.Popen[bytes], log: Path) -> None:

@@ -4,8 +4,9 @@ Each resource documents the failures particular to it (`@ns.response(409, ...)`)
 operation shares follow from its shape, so they are added here rather than repeated on each
 method: 401 where a token is needed, 400 where there is a parameter or a body to validate, 413
 where there is a body, 404 where a path names a record, 429 on every operation but the probes
-and the docs, whose answers all carry the `RateLimit-*` headers. Every 4xx and 5xx answer has
-the `Error` body.
+and the docs, whose answers all carry the `RateLimit-*` headers. Every POST, PUT and DELETE takes
+an `Idempotency-Key` header, which adds its 409 and 422 answers and `Idempotent-Replayed` to its
+successes. Every 4xx and 5xx answer has the `Error` body.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from commons.domain.idempotency import HEADER as IDEMPOTENCY_KEY
+from commons.domain.idempotency import KEY_MAX_LENGTH, KEY_PATTERN, REPLAYED_HEADER
+from time_tracker_api.idempotency import METHODS as IDEMPOTENT_METHODS
 from time_tracker_api.rate_limits import HEADERS as RATE_LIMIT_HEADERS
 from time_tracker_api.security import is_public
 
@@ -44,6 +48,28 @@ RATE_LIMIT_HEADER_DOCS = {
 }
 RETRY_AFTER_DOC = {"type": "integer", "description": "Seconds to wait before calling again"}
 METHODS = ("get", "put", "post", "delete", "patch")
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_KEY,
+    "in": "header",
+    "type": "string",
+    "required": False,
+    "minLength": 1,
+    "maxLength": KEY_MAX_LENGTH,
+    "pattern": f"^{KEY_PATTERN.pattern}$",
+    "description": "A key of your choice, new for each new request (a UUID, say). Repeating "
+    "the request with the same key within 24 hours returns the first answer instead of doing "
+    "the work again.",
+}
+IDEMPOTENCY_ANSWERS = {
+    409: "A request with this Idempotency-Key is still in progress (idempotency_key_in_use): "
+    "retry after Retry-After seconds",
+    422: "This Idempotency-Key was used with another request (idempotency_key_reused)",
+}
+REPLAYED_DOC = {
+    "type": "string",
+    "enum": ["true"],
+    "description": "Present on an answer replayed for a repeated Idempotency-Key",
+}
 
 
 def document_errors(document: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +83,8 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
         for method in METHODS:
             operation = item.get(method)
             if operation is not None:
+                if limited and method.upper() in IDEMPOTENT_METHODS:
+                    _document_idempotency(operation)
                 _document(operation, shared_parameters, secured_by_default, limited)
     return document
 
@@ -88,3 +116,17 @@ def _document(
             headers.update(RATE_LIMIT_HEADER_DOCS)
             if str(status) == "429":
                 headers["Retry-After"] = RETRY_AFTER_DOC
+
+
+def _document_idempotency(operation: dict[str, Any]) -> None:
+    operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+    responses = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        if str(status).startswith("2"):
+            response.setdefault("headers", {})[REPLAYED_HEADER] = REPLAYED_DOC
+    for status, description in IDEMPOTENCY_ANSWERS.items():
+        response = responses.setdefault(str(status), {"description": description})
+        if response["description"] != description:
+            response["description"] += f"; or: {description}"
+        if status == 409:
+            response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_DOC
