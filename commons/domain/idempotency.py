@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from commons.domain.exceptions import ValidationFailed
 
@@ -78,6 +80,31 @@ class IdempotencyRecord:
 
     def completed(self, answer: Answer) -> IdempotencyRecord:
         return replace(self, status=DONE, answer=answer)
+
+    def stored(self) -> dict[str, Any]:
+        """The record as flat fields, as both backends store it (the answer in two fields)."""
+        fields = {name: getattr(self, name) for name in STORED_FIELDS}
+        fields["answer_status"] = self.answer.status if self.answer else None
+        fields["answer_body"] = self.answer.body if self.answer else None
+        return fields
+
+    @classmethod
+    def from_stored(cls, fields: Mapping[str, Any]) -> IdempotencyRecord:
+        status, body = fields["answer_status"], fields["answer_body"]
+        answer = None if status is None else Answer(int(status), bytes(body or b""))
+        return cls(**{name: fields[name] for name in STORED_FIELDS}, answer=answer)
+
+
+STORED_FIELDS = (
+    "id",
+    "tenant_id",
+    "user_id",
+    "fingerprint",
+    "lease_token",
+    "lease_until",
+    "expires_at",
+    "status",
+)
 
 
 def record_id(tenant_id: str, user_id: str, key: str) -> str:

@@ -14,7 +14,9 @@ from azure.cosmos import exceptions
 from commons.data_access_layer.cosmos import containers
 from commons.data_access_layer.cosmos.documents import instant, timestamp
 from commons.domain.exceptions import IdempotencyKeyInUse
-from commons.domain.idempotency import IN_PROGRESS, Answer, IdempotencyRecord
+from commons.domain.idempotency import IN_PROGRESS, IdempotencyRecord
+
+TIMESTAMPS = ("lease_until", "expires_at")
 
 if TYPE_CHECKING:
     from commons.data_access_layer.cosmos.unit_of_work import CosmosUnitOfWork
@@ -78,37 +80,17 @@ class CosmosIdempotencyRepository:
 
 
 def _document(record: IdempotencyRecord) -> dict[str, Any]:
-    answer = record.answer
-    return {
-        "id": record.id,
-        "tenant_id": record.tenant_id,
-        "user_id": record.user_id,
-        "fingerprint": record.fingerprint,
-        "lease_token": record.lease_token,
-        "lease_until": timestamp(record.lease_until),
-        "expires_at": timestamp(record.expires_at),
-        "status": record.status,
-        "answer_status": answer.status if answer else None,
-        # JSON documents hold text: the body goes base64 encoded.
-        "answer_body": base64.b64encode(answer.body).decode() if answer else None,
-    }
+    document = record.stored()
+    for name in TIMESTAMPS:
+        document[name] = timestamp(document[name])
+    # JSON documents hold text: the body goes base64 encoded.
+    if document["answer_body"] is not None:
+        document["answer_body"] = base64.b64encode(document["answer_body"]).decode()
+    return document
 
 
 def _record(document: dict[str, Any]) -> IdempotencyRecord:
-    answer = None
-    if document.get("answer_status") is not None:
-        body = base64.b64decode(document.get("answer_body") or "")
-        answer = Answer(int(document["answer_status"]), body)
-    lease_until, expires_at = instant(document["lease_until"]), instant(document["expires_at"])
-    assert lease_until is not None and expires_at is not None
-    return IdempotencyRecord(
-        id=document["id"],
-        tenant_id=document["tenant_id"],
-        user_id=document["user_id"],
-        fingerprint=document["fingerprint"],
-        lease_token=document["lease_token"],
-        lease_until=lease_until,
-        expires_at=expires_at,
-        status=document["status"],
-        answer=answer,
-    )
+    fields = {**document, **{name: instant(document[name]) for name in TIMESTAMPS}}
+    if fields.get("answer_body") is not None:
+        fields["answer_body"] = base64.b64decode(fields["answer_body"])
+    return IdempotencyRecord.from_stored(fields)

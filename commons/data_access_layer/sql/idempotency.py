@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from commons.data_access_layer.sql import tables
 from commons.domain.exceptions import IdempotencyKeyInUse
-from commons.domain.idempotency import IN_PROGRESS, Answer, IdempotencyRecord
+from commons.domain.idempotency import IN_PROGRESS, IdempotencyRecord
 
 keys = tables.idempotency_keys
 
@@ -26,12 +25,12 @@ class SqlIdempotencyRepository:
             .mappings()
             .first()
         )
-        return _record(row) if row else None
+        return IdempotencyRecord.from_stored(dict(row)) if row else None
 
     def add(self, record: IdempotencyRecord) -> bool:
         try:
             with self.connection.begin_nested():
-                self.connection.execute(sa.insert(keys).values(_row(record)))
+                self.connection.execute(sa.insert(keys).values(record.stored()))
         except sa.exc.IntegrityError:
             return False  # a racing request claimed it first
         return True
@@ -68,37 +67,4 @@ class SqlIdempotencyRepository:
         )
         if unanswered:
             statement = statement.where(keys.c.status == IN_PROGRESS)
-        return self.connection.execute(statement.values(_row(record))).rowcount
-
-
-def _row(record: IdempotencyRecord) -> dict[str, Any]:
-    answer = record.answer
-    return {
-        "id": record.id,
-        "tenant_id": record.tenant_id,
-        "user_id": record.user_id,
-        "fingerprint": record.fingerprint,
-        "lease_token": record.lease_token,
-        "lease_until": record.lease_until,
-        "expires_at": record.expires_at,
-        "status": record.status,
-        "answer_status": answer.status if answer else None,
-        "answer_body": answer.body if answer else None,
-    }
-
-
-def _record(row: Any) -> IdempotencyRecord:
-    answer = None
-    if row["answer_status"] is not None:
-        answer = Answer(row["answer_status"], bytes(row["answer_body"] or b""))
-    return IdempotencyRecord(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        user_id=row["user_id"],
-        fingerprint=row["fingerprint"],
-        lease_token=row["lease_token"],
-        lease_until=row["lease_until"],
-        expires_at=row["expires_at"],
-        status=row["status"],
-        answer=answer,
-    )
+        return self.connection.execute(statement.values(record.stored())).rowcount
