@@ -31,6 +31,8 @@ def init_app(app: Flask) -> None:
         header = request.headers.get(HEADER)
         if header is None or request.method not in METHODS or "principal" not in g:
             return None
+        if request.routing_exception is not None:
+            return None  # no such route or method: its 404 or 405 comes next
         key = parse_key(header)
         answer = idempotency.begin(storage(), g.principal, key, fingerprint())
         return None if answer is None else replayed(answer)

@@ -121,6 +121,7 @@ def _document(
 def _document_idempotency(operation: dict[str, Any]) -> None:
     operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
     responses = operation.setdefault("responses", {})
+    responses.setdefault("400", {"description": f"Invalid input (or {IDEMPOTENCY_KEY})"})
     for status, response in responses.items():
         if str(status).startswith("2"):
             response.setdefault("headers", {})[REPLAYED_HEADER] = REPLAYED_DOC

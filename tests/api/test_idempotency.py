@@ -393,3 +393,14 @@ class trips_after_the_write:
             for trip in self.trips[writes[-1] + 1 :]
             if not (trip.startswith("DELETE") and "/colls/user/docs/timeline-lock" in trip)
         )
+
+
+def test_a_key_on_a_missing_route_or_method_leaves_its_404_or_405(admin):
+    key = new_key()
+    wrong_method = send(admin, "post", f"/activities/{uuid.uuid4()}", key, {"name": "A"})
+    no_route = send(admin, "post", "/nowhere", key, {"name": "A"})
+    again = send(admin, "post", "/activities", key, {"name": f"A {key}"})
+
+    assert wrong_method.status_code == 405
+    assert no_route.status_code == 404
+    assert again.status_code == 201  # neither claimed the key
