@@ -1,6 +1,8 @@
 """Every change leaves with its event, written with the change itself.
 
-SQL: an `outbox` row in the same transaction. Cosmos DB: `_last_event_ctx` in the document.
+SQL: an `outbox` row in the same transaction. Cosmos DB: a change document in the record's
+container and partition, in the same transactional batch (and `_last_event_ctx` on the record,
+as in the original format).
 """
 
 from __future__ import annotations
@@ -10,11 +12,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from commons.data_access_layer.cosmos.documents import key_id
-
 
 def events_of(storage: Any, container: str, item_id: str) -> list[dict[str, Any]]:
-    """The change events recorded for one record, oldest first (Cosmos DB: only the last)."""
+    """The change events recorded for one record, oldest first."""
     engine = getattr(storage, "engine", None)
     if engine is not None:
         with engine.connect() as connection:
@@ -27,13 +27,15 @@ def events_of(storage: Any, container: str, item_id: str) -> list[dict[str, Any]
                 {"container": container, "item": item_id},
             )
             return [dict(row._mapping) for row in rows]
-    document_id = key_id("user", item_id) if container == "user" else item_id
     documents = storage.database.get_container_client(container).query_items(
-        "SELECT * FROM c WHERE c.id = @id",
-        parameters=[{"name": "@id", "value": document_id}],
+        "SELECT * FROM c WHERE c.type = 'change' AND c.item_id = @id ORDER BY c.date",
+        parameters=[{"name": "@id", "value": item_id}],
         enable_cross_partition_query=True,
     )
-    return [d["_last_event_ctx"] for d in documents if d.get("_last_event_ctx")]
+    return [{field: d[field] for field in EVENT_FIELDS} for d in documents]
+
+
+EVENT_FIELDS = ("user_id", "tenant_id", "action", "description", "container_id", "session_id")
 
 
 def last_event(storage: Any, container: str, item_id: str) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def test_each_timer_change_writes_its_event(storage, admin, member):
     assert event["action"] == "delete"
     assert event["user_id"] == member.user_id
     recorded = [e["action"] for e in events_of(storage, "time_entry", entry["id"])]
-    assert recorded in (actions, ["delete"])  # SQL keeps every event; a document its last
+    assert recorded == actions
 
 
 def test_a_role_change_writes_an_event_on_the_user(storage, admin, member):
@@ -128,11 +130,11 @@ def tenant_events(storage: Any, tenant_id: str, container: str) -> list[dict[str
             )
             return [dict(row._mapping) for row in rows]
     documents = storage.database.get_container_client(container).query_items(
-        "SELECT * FROM c WHERE c.tenant_id = @tenant_id",
+        "SELECT * FROM c WHERE c.tenant_id = @tenant_id AND c.type = 'change'",
         parameters=[{"name": "@tenant_id", "value": tenant_id}],
         partition_key=tenant_id,
     )
-    return [d["_last_event_ctx"] for d in documents if d.get("_last_event_ctx")]
+    return [{"action": d["action"]} for d in documents]
 
 
 def test_adding_a_user_before_their_first_login_writes_one_create_event(storage, admin):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from commons.domain.audit import EventFilters, EventQuery
 from commons.domain.catalog import (
     ACTIVITY,
     CUSTOMER,
@@ -22,6 +23,7 @@ from commons.domain.catalog import (
     Project,
     ProjectType,
 )
+from commons.domain.events import RecordCreated
 from commons.domain.exceptions import AlreadyExists
 from commons.domain.time_entries import TimeEntry
 from commons.domain.time_windows import Window
@@ -69,6 +71,30 @@ def test_a_failure_in_a_unit_of_work_stores_none_of_it(storage, tenant):
         raise RuntimeError("boom")
     with storage.unit_of_work() as uow:
         assert uow.catalog(ACTIVITY).list(tenant, {}) == []
+
+
+def test_a_commit_that_fails_midway_stores_none_of_it_nor_its_events(storage, tenant):
+    """The second of three writes is refused at commit (a taken name): the first and the third,
+    and the change events of all three, are not stored either (on Cosmos DB: one
+    transactional batch)."""
+    taken = add(storage, ACTIVITY, activity(tenant, "Taken"))
+    writes = [activity(tenant, "Fresh"), activity(tenant, "TAKEN"), activity(tenant, "Other")]
+    with pytest.raises(AlreadyExists), storage.unit_of_work(write=True) as uow:
+        for item in writes:
+            uow.catalog(ACTIVITY).add(item)
+            uow.add_event(RecordCreated(tenant, "someone", "activity", item.id, "Created"))
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.catalog(ACTIVITY).list(tenant, {}) == [taken]
+    assert tenant_events(storage, tenant) == []
+
+
+def tenant_events(storage, tenant):
+    """The tenant's audit log once every change has been dispatched."""
+    storage.dispatch_changes()
+    with storage.unit_of_work() as uow:
+        _, events = uow.events.page(EventQuery(tenant_id=tenant, filters=EventFilters()))
+    return events
 
 
 def test_a_taken_name_is_refused_whatever_its_case(storage, tenant):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .events import AuditEvent, from_document
+from .events import CHANGE_TYPE, AuditEvent, from_document
 
 EVENT_CONTAINER = "event"
 # `user` carries role and group changes (and the API's timeline locks, which have no event).
@@ -23,7 +23,7 @@ AUDITED_CONTAINERS = (
 def record_documents(event_container: Any, container_id: str, documents: Iterable[Any]) -> int:
     """Record the audit events of changed documents; returns how many were recorded.
 
-    Upserting by an id derived from the document's version makes a replay a no-op.
+    Only change documents make events, each under the change's own id: a replay is a no-op.
     """
     recorded = 0
     for document in documents:
@@ -47,7 +47,7 @@ def poll_changes(database: Any) -> int:
 
     The Functions app reads the change feed; the emulator has none, so this polls `_ts`. Its
     resolution is a second: documents of the checkpoint's second are read again, which the
-    derived event ids make harmless. Like the change feed, it reads every tenant's changes.
+    change documents' own ids make harmless. Like the change feed, it reads every tenant's changes.
     """
     leases = database.get_container_client(LEASES_CONTAINER)
     events = database.get_container_client(EVENT_CONTAINER)
@@ -62,8 +62,11 @@ def poll_changes(database: Any) -> int:
         since = int(checkpoint["since"].get(container_id, 0))
         documents = list(
             database.get_container_client(container_id).query_items(
-                "SELECT * FROM c WHERE c._ts >= @since",
-                parameters=[{"name": "@since", "value": since}],
+                "SELECT * FROM c WHERE c._ts >= @since AND c.type = @change",
+                parameters=[
+                    {"name": "@since", "value": since},
+                    {"name": "@change", "value": CHANGE_TYPE},
+                ],
                 enable_cross_partition_query=True,
             )
         )

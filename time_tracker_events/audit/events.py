@@ -8,8 +8,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-# Audit event ids derive from the change they record: a replay writes the same id again.
-AUDIT_NAMESPACE = uuid.UUID("6f1c2d7e-4b1a-4f43-9a55-1d8b2a0f7c11")
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+CHANGE_TYPE = "change"
+# Change documents go away after a month (where the container has a time to live): the change
+# feed and the dispatcher read them within seconds to hours.
+CHANGE_TTL_SECONDS = 30 * 24 * 3600
+DESCRIPTION_MAX_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class AuditEvent:
     def as_document(self) -> dict[str, Any]:
         """The event as stored in the Cosmos DB `event` container."""
         document = asdict(self)
-        document["date"] = self.date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        document["date"] = self.date.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
         return document
 
 
@@ -48,23 +52,54 @@ def from_outbox(row: Mapping[str, Any]) -> AuditEvent:
 
 
 def from_document(container_id: str, document: Mapping[str, Any]) -> AuditEvent | None:
-    """The audit event of a changed Cosmos DB document, or None when no change event rode
-    with it (a lock, a migration record, a document written before events existed)."""
-    context = document.get("_last_event_ctx")
-    if not context:
+    """The audit event of a change document of a Cosmos DB container (`change_document`), or
+    None for any other document: an entity (whose `_last_event_ctx` only repeats its latest
+    change), a lock, a migration record."""
+    if document.get("type") != CHANGE_TYPE:
         return None
-    version = document.get("_etag") or document.get("_ts")
-    # User documents are keyed by a hash of the user id; the event names the user.
-    item_id = (document.get("user_id") if container_id == "user" else None) or document["id"]
-    change = f"{container_id}:{document['id']}:{version}"
     return AuditEvent(
-        id=str(uuid.uuid5(AUDIT_NAMESPACE, change)),
-        date=datetime.fromtimestamp(int(document.get("_ts") or 0), UTC),
-        user_id=context["user_id"],
-        action=context["action"],
-        description=context.get("description") or "",
-        item_id=str(item_id),
-        container_id=context.get("container_id") or container_id,
-        session_id=context.get("session_id"),
-        tenant_id=context["tenant_id"],
+        id=str(document["id"]),
+        date=datetime.strptime(document["date"], TIMESTAMP_FORMAT).replace(tzinfo=UTC),
+        user_id=document["user_id"],
+        action=document["action"],
+        description=document.get("description") or "",
+        item_id=str(document["item_id"]),
+        container_id=document.get("container_id") or container_id,
+        session_id=document.get("session_id"),
+        tenant_id=document["tenant_id"],
     )
+
+
+def change_document(
+    *,
+    tenant_id: str,
+    container_id: str,
+    item_id: str,
+    action: str,
+    description: str,
+    user_id: str,
+    session_id: str | None,
+    date: datetime,
+) -> dict[str, Any]:
+    """The document a Cosmos DB unit of work writes for one change, into the changed record's
+    container and partition, in the same transactional batch as the record (a transactional
+    outbox): created once and never changed, so the change feed carries every change, however
+    quickly the record changes again. Its id is the audit event's."""
+    change_id = str(uuid.uuid4())
+    return {
+        "id": change_id,
+        "type": CHANGE_TYPE,
+        "tenant_id": tenant_id,
+        "container_id": container_id,
+        "item_id": item_id,
+        "action": action,
+        "description": description[:DESCRIPTION_MAX_LENGTH],
+        "user_id": user_id,
+        "session_id": session_id,
+        "date": date.astimezone(UTC).strftime(TIMESTAMP_FORMAT),
+        "ttl": CHANGE_TTL_SECONDS,
+        # The containers' unique keys (catalog names, the running entry) count a document
+        # without the path as null, of which a partition holds one: a change holds its own slot.
+        "uniqueness_key": f"{CHANGE_TYPE}|{change_id}",
+        "running_key": f"{CHANGE_TYPE}|{change_id}",
+    }

@@ -9,6 +9,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -42,10 +43,12 @@ from commons.domain.events import RecordChanged
 from commons.domain.exceptions import DomainError, NotFound, StorageUnavailable
 from commons.settings import StorageSettings
 from time_tracker_events.audit.cosmos import poll_changes
+from time_tracker_events.audit.events import CHANGE_TYPE, change_document
 from time_tracker_events.audit.sql import NotParked
 
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUSES = {408, 429, 449, 500, 502, 503, 504}
+MAX_BATCH_OPERATIONS = 100
 Conflict = Callable[[], DomainError]
 # A staged write: container, action, document, the error a conflict means, the etag it needs.
 Operation = tuple[ContainerProxy, str, dict[str, Any], Conflict | None, str | None]
@@ -66,7 +69,7 @@ class CosmosUnitOfWork:
             raise StorageUnavailable(retry_after=retry_after(error)) from error
         self.operations: list[Operation] = []
         self.locks: dict[str, tuple[str, str]] = {}
-        self.staged_events: dict[tuple[str, str], RecordChanged] = {}
+        self.staged_events: list[RecordChanged] = []
         self._containers: dict[str, ContainerProxy] = {}
         self.users = CosmosUserRepository(self)
         self.time_entries = CosmosTimeEntryRepository(self)
@@ -94,7 +97,9 @@ class CosmosUnitOfWork:
             document = container.read_item(item_id, partition_key=tenant_id)
         except exceptions.CosmosResourceNotFoundError:
             return None
-        return document if document.get("tenant_id") == tenant_id else None
+        if document.get("tenant_id") != tenant_id or document.get("type") == CHANGE_TYPE:
+            return None  # a change document is no record, even read by its id
+        return document
 
     def query(
         self, container: ContainerProxy, sql: str, tenant_id: str, **values: Any
@@ -148,39 +153,30 @@ class CosmosUnitOfWork:
             )
 
     def add_event(self, event: RecordChanged) -> None:
-        self.staged_events[(event.container_id, event.item_id)] = event
+        self.staged_events.append(event)
 
     def commit(self) -> None:
-        # Cosmos DB has no transaction across requests; the staged writes of one unit of work
-        # are few and go in order, after every check has passed.
+        """Send the staged writes of each container (and tenant) in one transactional batch,
+        with a change document per change event: all of a batch is written, or none of it."""
         operations, self.operations = self.operations, []
-        events, self.staged_events = self.staged_events, {}
+        events, self.staged_events = self.staged_events, []
+        latest = {(event.container_id, event.item_id): event for event in events}
+        batches: dict[tuple[str, str], _Batch] = {}
         for container, action, document, on_conflict, etag in operations:
-            # The change feed carries each document with the event that wrote it.
-            event = events.get((container.id, document.get("user_id") or document["id"]))
+            # Entity documents still carry their latest change, as the original system's did.
+            event = latest.get((container.id, document.get("user_id") or document["id"]))
             if event is not None:
                 document = {**document, "_last_event_ctx": event.context()}
-            try:
-                if action == "create":
-                    container.create_item(document)
-                elif action == "replace" and etag:
-                    container.replace_item(
-                        document["id"],
-                        document,
-                        etag=etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                elif action == "replace":
-                    container.replace_item(document["id"], document)
-                else:
-                    container.upsert_item(document)
-            except (
-                exceptions.CosmosResourceExistsError,
-                exceptions.CosmosAccessConditionFailedError,
-            ) as error:
-                if on_conflict is None:
-                    raise
-                raise on_conflict() from error
+            key = (container.id, document["tenant_id"])
+            batch = batches.setdefault(key, _Batch(container, document["tenant_id"]))
+            batch.add(action, document, on_conflict, etag)
+        for event in events:
+            key = (event.container_id, event.tenant_id)
+            container = self.container(event.container_id)
+            batch = batches.setdefault(key, _Batch(container, event.tenant_id))
+            batch.add("create", _change_document(event), None, None)
+        for batch in batches.values():
+            batch.execute()
 
     def __exit__(
         self,
@@ -189,7 +185,7 @@ class CosmosUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.operations = []
-        self.staged_events = {}
+        self.staged_events = []
         users = self.container("user") if self.locks else None
         for lock_id, (tenant_id, etag) in self.locks.items():
             assert users is not None
@@ -202,7 +198,9 @@ class CosmosUnitOfWork:
 
 def is_transient(error: BaseException) -> bool:
     """Throttling, timeouts and unreachable endpoints: worth retrying later."""
-    if isinstance(error, exceptions.CosmosHttpResponseError):
+    if isinstance(
+        error, (exceptions.CosmosHttpResponseError, exceptions.CosmosBatchOperationError)
+    ):
         return error.status_code in TRANSIENT_STATUSES
     return isinstance(error, (ServiceRequestError, ServiceResponseError))
 
@@ -214,6 +212,51 @@ def retry_after(error: BaseException) -> int:
         return max(1, math.ceil(float(milliseconds) / 1000)) if milliseconds else 5
     except ValueError:
         return 5
+
+
+class _Batch:
+    """The staged writes of one container and partition, sent as transactional batches of at
+    most MAX_BATCH_OPERATIONS operations (Cosmos DB's limit; only seeding stages more)."""
+
+    def __init__(self, container: ContainerProxy, tenant_id: str):
+        self.container = container
+        self.tenant_id = tenant_id
+        self.operations: list[tuple[Any, ...]] = []
+        self.conflicts: list[Conflict | None] = []
+
+    def add(
+        self, action: str, document: dict[str, Any], on_conflict: Conflict | None, etag: str | None
+    ) -> None:
+        if action == "replace":
+            condition = {"if_match_etag": etag} if etag else {}
+            self.operations.append(("replace", (document["id"], document), condition))
+        else:
+            self.operations.append((action, (document,)))
+        self.conflicts.append(on_conflict)
+
+    def execute(self) -> None:
+        for start in range(0, len(self.operations), MAX_BATCH_OPERATIONS):
+            chunk = self.operations[start : start + MAX_BATCH_OPERATIONS]
+            try:
+                self.container.execute_item_batch(chunk, partition_key=self.tenant_id)
+            except exceptions.CosmosBatchOperationError as error:
+                on_conflict = self.conflicts[start + (error.error_index or 0)]
+                if error.status_code in (409, 412) and on_conflict is not None:
+                    raise on_conflict() from error
+                raise
+
+
+def _change_document(event: RecordChanged) -> dict[str, Any]:
+    return change_document(
+        tenant_id=event.tenant_id,
+        container_id=event.container_id,
+        item_id=event.item_id,
+        action=event.action,
+        description=event.description,
+        user_id=event.user_id,
+        session_id=event.session_id,
+        date=datetime.now(UTC),
+    )
 
 
 def _unreachable(error: AzureError | ValueError) -> StorageUnavailable:
