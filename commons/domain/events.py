@@ -1,7 +1,8 @@
 """Change events: what happened to which record, by whom, in which tenant.
 
-Each is written with the change itself, in the same unit of work: an outbox row on SQL, the
-document's `_last_event_ctx` on Cosmos DB. Consumers turn them into the audit log.
+Each is written with the change itself, in the same unit of work: an outbox row on SQL, a change
+document in the record's transactional batch on Cosmos DB (the record also carries its latest
+change in `_last_event_ctx`). Consumers turn them into the audit log.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import migrate_anything
 import pytest
 import urllib3
 from azure.cosmos import CosmosClient, PartitionKey
+from azure.cosmos.exceptions import CosmosResourceExistsError
 from migrate_anything.migrator import run as run_migrations
 
 import migrations
@@ -198,3 +199,25 @@ def test_the_invited_users_migration_keys_recorded_users_and_reverts_invitations
     down_to(database, "0005_exact_ids")
     left = users.query_items("SELECT VALUE c.id FROM c", enable_cross_partition_query=True)
     assert sorted(left) == ["user-a"]
+
+
+AUDITED = ("activity", "customer", "project", "project_type", "technology", "time_entry", "user")
+
+
+def test_the_change_documents_migration_turns_on_a_time_to_live_and_keeps_the_rest(database):
+    migrate(database)
+    down_to(database, "0008_idempotency_keys")
+    before = {name: database.get_container_client(name).read() for name in AUDITED}
+    kept = database.get_container_client("customer")
+    kept.create_item({"id": "c-1", "tenant_id": "t", "name": "Acme", "uniqueness_key": "k"})
+
+    migrate(database)
+
+    for name in AUDITED:
+        after = database.get_container_client(name).read()
+        assert after["defaultTtl"] == -1  # on, with no default: records never expire
+        assert after.get("uniqueKeyPolicy") == before[name].get("uniqueKeyPolicy")
+        assert after["partitionKey"] == before[name]["partitionKey"]
+    assert kept.read_item("c-1", partition_key="t")["name"] == "Acme"
+    with pytest.raises(CosmosResourceExistsError):  # the unique key still holds
+        kept.create_item({"id": "c-2", "tenant_id": "t", "name": "Other", "uniqueness_key": "k"})
