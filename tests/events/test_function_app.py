@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ EVENTS_APP = REPO_ROOT / "time_tracker_events"
 AUDITED = ("activity", "customer", "project", "project_type", "technology", "time_entry", "user")
 COSMOS_FUNCTIONS = {f"audit_{container}_changes": container for container in AUDITED}
 TIMER_FUNCTION = "drain_outbox"
+RETRY_FUNCTION = "retry_changes"
 EVENT_FIELDS = {
     "id",
     "date",
@@ -52,6 +53,7 @@ EVENT_FIELDS = {
 # Import name → the distribution in requirements.txt that provides it.
 PROVIDED_BY = {
     "azure.functions": "azure-functions",
+    "azure.core": "azure-core",
     "azure.cosmos": "azure-cosmos",
     "sqlalchemy": "sqlalchemy",
     "psycopg": "psycopg",
@@ -101,7 +103,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_the_copied_folder_imports_without_the_repository(indexed):
     assert indexed["repository_importable"] == []
-    assert set(indexed["functions"]) == {*COSMOS_FUNCTIONS, TIMER_FUNCTION}
+    assert set(indexed["functions"]) == {*COSMOS_FUNCTIONS, TIMER_FUNCTION, RETRY_FUNCTION}
 
 
 def test_each_function_has_a_python_function_of_its_own_name(indexed):
@@ -244,7 +246,8 @@ def events_database(cosmos_emulator) -> Iterator[Any]:
     )
     name = f"events-{uuid.uuid4().hex[:12]}"
     database = client.create_database(name)
-    database.create_container("event", partition_key=PartitionKey(path="/tenant_id"))
+    for container in ("event", *AUDITED):
+        database.create_container(container, partition_key=PartitionKey(path="/tenant_id"))
     yield database
     client.delete_database(name)
 
@@ -370,6 +373,96 @@ def test_an_entity_document_makes_no_event_of_its_own(functions, event_container
     )
     call(functions, "audit_time_entry_changes", document_list(entity("time_entry", tenant, change)))
     assert [event["id"] for event in audit_log(event_container, tenant)] == [change["id"]]
+
+
+def stored(events_database: Any, container: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The document as written into its container (so that a failure can be marked on it)."""
+    body = {k: v for k, v in document.items() if not k.startswith("_")}
+    return events_database.get_container_client(container).create_item(body)
+
+
+def reread(events_database: Any, container: str, document: dict[str, Any]) -> dict[str, Any]:
+    return events_database.get_container_client(container).read_item(
+        document["id"], partition_key=document["tenant_id"]
+    )
+
+
+def test_a_change_that_cannot_be_recorded_waits_without_holding_up_the_rest(
+    functions, events_database, event_container, tenant
+):
+    bad = stored(events_database, "project", changed("project", tenant, date="not a date"))
+    good = stored(events_database, "project", changed("project", tenant))
+    before = datetime.now(UTC)
+
+    call(functions, "audit_project_changes", document_list(bad, good))
+
+    assert [event["id"] for event in audit_log(event_container, tenant)] == [good["id"]]
+    marked = reread(events_database, "project", bad)
+    assert (marked["delivery"], marked["attempts"]) == ("failed", 1)
+    assert marked["last_error"].startswith("ValueError")
+    retry_at = datetime.strptime(marked["next_attempt_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert retry_at.replace(tzinfo=UTC) - before >= timedelta(seconds=10)
+    # The marked document comes back through the feed: it is left to its retry.
+    call(functions, "audit_project_changes", document_list(marked))
+    assert reread(events_database, "project", bad)["attempts"] == 1
+
+
+def test_a_failing_change_backs_off_is_parked_and_can_be_retried(
+    functions, events_database, event_container, tenant
+):
+    changes = sys.modules["audit.cosmos"]
+    retries = sys.modules["audit.retries"]
+    bad = stored(events_database, "customer", changed("customer", tenant, date="not a date"))
+    first = datetime.now(UTC)
+    call(functions, "audit_customer_changes", document_list(bad))
+    for attempts, delay in enumerate(retries.RETRY_DELAYS, start=1):
+        due = instant(reread(events_database, "customer", bad)["next_attempt_at"])
+        if attempts == 1:
+            assert first + delay <= due <= datetime.now(UTC) + delay
+        changes.retry_due(events_database, now=due - timedelta(seconds=1))
+        assert reread(events_database, "customer", bad)["attempts"] == attempts  # not due yet
+        changes.retry_due(events_database, now=due)
+        marked = reread(events_database, "customer", bad)
+        assert marked["attempts"] == attempts + 1
+        if attempts < len(retries.RETRY_DELAYS):
+            assert instant(marked["next_attempt_at"]) == due + retries.RETRY_DELAYS[attempts]
+    assert reread(events_database, "customer", bad)["delivery"] == "dead"  # six attempts
+    parked = [change["id"] for change in changes.parked_changes(events_database)]
+    assert bad["id"] in parked
+    with pytest.raises(sys.modules["audit.sql"].NotParked):
+        changes.retry_parked(events_database, [bad["id"], "no-such-change"])
+
+    # An operator mends the change and puts it back in line: it is recorded once.
+    mended = {**reread(events_database, "customer", bad), "date": good_date()}
+    events_database.get_container_client("customer").replace_item(bad["id"], mended)
+    assert changes.retry_parked(events_database, [bad["id"]]) == 1
+    assert bad["id"] not in [change["id"] for change in changes.parked_changes(events_database)]
+    changes.retry_due(events_database)
+    call(
+        functions, "audit_customer_changes", document_list(reread(events_database, "customer", bad))
+    )
+    assert [event["id"] for event in audit_log(event_container, tenant)] == [bad["id"]]
+    assert reread(events_database, "customer", bad)["delivery"] == "done"
+
+
+def test_the_retry_timer_records_due_changes(functions, events_database, event_container, tenant):
+    bad = stored(events_database, "activity", changed("activity", tenant, date="not a date"))
+    call(functions, "audit_activity_changes", document_list(bad))
+    due = {**reread(events_database, "activity", bad), "date": good_date()}
+    due["next_attempt_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    events_database.get_container_client("activity").replace_item(bad["id"], due)
+
+    call(functions, RETRY_FUNCTION, TimerRequest())
+
+    assert [event["id"] for event in audit_log(event_container, tenant)] == [bad["id"]]
+
+
+def instant(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def good_date() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_a_missing_connection_setting_is_named(functions, settings, tenant):

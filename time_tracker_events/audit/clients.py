@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from azure.cosmos import ContainerProxy, CosmosClient
+from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
 from sqlalchemy.engine import make_url
 
 from .cosmos import EVENT_CONTAINER
@@ -67,8 +67,17 @@ _engine = Shared(_create_engine, sa.Engine.dispose)
 
 def event_container() -> ContainerProxy:
     """The `event` container of the database DATABASE_NAME names, on COSMOS_CONNECTION."""
-    database_name = EventsSettings.from_env().database_name
-    return _cosmos.get().get_database_client(database_name).get_container_client(EVENT_CONTAINER)
+    return container(EVENT_CONTAINER)
+
+
+def database() -> DatabaseProxy:
+    """The Cosmos DB database DATABASE_NAME names, on COSMOS_CONNECTION."""
+    return _cosmos.get().get_database_client(EventsSettings.from_env().database_name)
+
+
+def container(name: str) -> ContainerProxy:
+    """A container of that database."""
+    return database().get_container_client(name)
 
 
 def sql_engine() -> sa.Engine:

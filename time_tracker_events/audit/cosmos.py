@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from .events import CHANGE_TYPE, AuditEvent, from_document
+from azure.core import MatchConditions
+from azure.cosmos import exceptions
+
+from .events import CHANGE_TYPE, TIMESTAMP_FORMAT, AuditEvent, from_document
+from .retries import RETRY_DELAYS, describe, next_attempt
+from .sql import NotParked
+
+logger = logging.getLogger(__name__)
+# Where a change document stands when recording its event failed (`delivery`; absent until then):
+# waiting for its next attempt, parked for an operator, or recorded at a later attempt.
+DELIVERY, FAILED, DEAD, DONE = "delivery", "failed", "dead", "done"
 
 EVENT_CONTAINER = "event"
 # `user` carries role and group changes (and the API's timeline locks, which have no event).
@@ -20,18 +33,183 @@ AUDITED_CONTAINERS = (
 )
 
 
-def record_documents(event_container: Any, container_id: str, documents: Iterable[Any]) -> int:
-    """Record the audit events of changed documents; returns how many were recorded.
+def record_documents(
+    event_container: Any,
+    container_id: str,
+    documents: Iterable[Any],
+    changes: Any | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Record the audit events of the change documents among `documents`; returns how many.
 
     Only change documents make events, each under the change's own id: a replay is a no-op.
+    With `changes` (the documents' container), a change whose event cannot be recorded does not
+    fail the rest: it is marked on its document for a later attempt (`retry_due`), or parked
+    after the last. A change already marked is left to `retry_due` when the feed brings it back.
     """
-    recorded = 0
+    return _record_new(event_container, container_id, documents, changes, now).recorded
+
+
+@dataclass
+class Tally:
+    recorded: int = 0
+    failed: int = 0  # to be tried again
+    parked: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.recorded += other.recorded
+        self.failed += other.failed
+        self.parked += other.parked
+
+
+def _record_new(
+    event_container: Any,
+    container_id: str,
+    documents: Iterable[Any],
+    changes: Any | None,
+    now: datetime | None,
+) -> Tally:
+    now = now or datetime.now(UTC)
+    tally = Tally()
     for document in documents:
-        event = from_document(container_id, dict(document))
+        document = dict(document)
+        if document.get("type") != CHANGE_TYPE or document.get(DELIVERY) is not None:
+            continue
+        _count(tally, document, _record(event_container, container_id, document, changes, now))
+    return tally
+
+
+def _count(tally: Tally, document: dict[str, Any], recorded: bool) -> None:
+    if recorded:
+        tally.recorded += 1
+    elif int(document.get("attempts") or 0) + 1 > len(RETRY_DELAYS):
+        tally.parked += 1
+    else:
+        tally.failed += 1
+
+
+def _record(
+    event_container: Any, container_id: str, document: dict[str, Any], changes: Any, now: datetime
+) -> bool:
+    try:
+        event = from_document(container_id, document)
         if event is not None:
             record_event(event_container, event)
-            recorded += 1
-    return recorded
+    except Exception as error:  # noqa: BLE001 - any failure is tried again, then parked
+        if changes is None:
+            raise
+        _failed(changes, document, error, now)
+        return False
+    return True
+
+
+def _failed(changes: Any, document: dict[str, Any], error: BaseException, now: datetime) -> None:
+    attempts = int(document.get("attempts") or 0) + 1
+    retry_at = next_attempt(attempts, now)
+    logger.warning(
+        "Change %s failed (attempt %s, %s): %s",
+        document["id"],
+        attempts,
+        "parked" if retry_at is None else f"next attempt at {retry_at:%Y-%m-%d %H:%M:%S} UTC",
+        error,
+    )
+    _mark(
+        changes,
+        document,
+        delivery=DEAD if retry_at is None else FAILED,
+        attempts=attempts,
+        last_error=describe(error),
+        next_attempt_at=_timestamp(retry_at) if retry_at else None,
+    )
+
+
+def _mark(changes: Any, document: dict[str, Any], **fields: Any) -> None:
+    """Replace the change document with `fields` changed, unless it changed meanwhile (then
+    another dispatcher has seen to it)."""
+    body = {k: v for k, v in document.items() if not k.startswith("_")} | fields
+    try:
+        changes.replace_item(
+            document["id"],
+            body,
+            etag=document.get("_etag"),
+            match_condition=MatchConditions.IfNotModified,
+        )
+    except exceptions.CosmosAccessConditionFailedError:
+        logger.info("Change %s was seen to by another dispatcher", document["id"])
+
+
+def retry_due(database: Any, now: datetime | None = None) -> Tally:
+    """Try again the changes whose next attempt is due."""
+    now = now or datetime.now(UTC)
+    events = database.get_container_client(EVENT_CONTAINER)
+    tally = Tally()
+    for container_id in AUDITED_CONTAINERS:
+        changes = database.get_container_client(container_id)
+        due = changes.query_items(
+            "SELECT * FROM c WHERE c.type = @change AND c.delivery = @failed "
+            "AND c.next_attempt_at <= @now",
+            parameters=[
+                {"name": "@change", "value": CHANGE_TYPE},
+                {"name": "@failed", "value": FAILED},
+                {"name": "@now", "value": _timestamp(now)},
+            ],
+            enable_cross_partition_query=True,
+        )
+        for document in list(due):
+            recorded = _record(events, container_id, document, changes, now)
+            if recorded:
+                _mark(changes, document, delivery=DONE, next_attempt_at=None, last_error=None)
+            _count(tally, document, recorded)
+    return tally
+
+
+def parked_changes(database: Any) -> list[dict[str, Any]]:
+    """The change documents parked after their last attempt failed, oldest first."""
+    parked = []
+    for container_id in AUDITED_CONTAINERS:
+        parked += [
+            {k: v for k, v in document.items() if not k.startswith("_")}
+            for document in _parked(database.get_container_client(container_id))
+        ]
+    return sorted(parked, key=lambda change: (change["date"], change["id"]))
+
+
+def retry_parked(database: Any, ids: list[str] | None = None) -> int:
+    """Put parked changes (all, or those ids) back in line, due at once, attempts reset.
+
+    Raises NotParked, changing nothing, when one of the ids is not a parked change.
+    """
+    found = {
+        document["id"]: (database.get_container_client(container_id), document)
+        for container_id in AUDITED_CONTAINERS
+        for document in _parked(database.get_container_client(container_id))
+    }
+    wanted = list(dict.fromkeys(ids)) if ids else list(found)
+    missing = [change_id for change_id in wanted if change_id not in found]
+    if missing:
+        raise NotParked(missing)
+    now = _timestamp(datetime.now(UTC))
+    for change_id in wanted:
+        changes, document = found[change_id]
+        _mark(changes, document, delivery=FAILED, attempts=0, next_attempt_at=now)
+    return len(wanted)
+
+
+def _parked(changes: Any) -> list[dict[str, Any]]:
+    return list(
+        changes.query_items(
+            "SELECT * FROM c WHERE c.type = @change AND c.delivery = @dead",
+            parameters=[
+                {"name": "@change", "value": CHANGE_TYPE},
+                {"name": "@dead", "value": DEAD},
+            ],
+            enable_cross_partition_query=True,
+        )
+    )
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def record_event(event_container: Any, event: AuditEvent) -> None:
@@ -42,8 +220,9 @@ CHECKPOINT_ID = "local-dispatcher"
 LEASES_CONTAINER = "leases"
 
 
-def poll_changes(database: Any) -> int:
-    """Record the audit events of documents changed since the last poll (local development).
+def poll_changes(database: Any, now: datetime | None = None) -> Tally:
+    """Record the audit events of documents changed since the last poll, and try again the
+    failed changes that are due (local development: the Functions app does both there).
 
     The Functions app reads the change feed; the emulator has none, so this polls `_ts`. Its
     resolution is a second: documents of the checkpoint's second are read again, which the
@@ -57,11 +236,12 @@ def poll_changes(database: Any) -> int:
         if getattr(error, "status_code", None) != 404:
             raise
         checkpoint = {"id": CHECKPOINT_ID, "since": {}}
-    recorded = 0
+    tally = retry_due(database, now)
     for container_id in AUDITED_CONTAINERS:
         since = int(checkpoint["since"].get(container_id, 0))
+        changes = database.get_container_client(container_id)
         documents = list(
-            database.get_container_client(container_id).query_items(
+            changes.query_items(
                 "SELECT * FROM c WHERE c._ts >= @since AND c.type = @change",
                 parameters=[
                     {"name": "@since", "value": since},
@@ -70,8 +250,8 @@ def poll_changes(database: Any) -> int:
                 enable_cross_partition_query=True,
             )
         )
-        recorded += record_documents(events, container_id, documents)
+        tally.add(_record_new(events, container_id, documents, changes, now))
         if documents:
             checkpoint["since"][container_id] = max(int(d["_ts"]) for d in documents)
     leases.upsert_item({"id": CHECKPOINT_ID, "since": checkpoint["since"]})
-    return recorded
+    return tally

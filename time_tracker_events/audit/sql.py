@@ -19,20 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from .events import AuditEvent, from_outbox
+from .retries import RETRY_DELAYS, describe, next_attempt
 
 logger = logging.getLogger(__name__)
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
-# How long a change waits after its first, second, ... failure before it is tried again. A change
-# that fails once more after the last wait is parked: one attempt and five retries spread over
-# about 2 h 36 min, so a database that is away for a while parks nothing.
-RETRY_DELAYS: tuple[timedelta, ...] = (
-    timedelta(seconds=10),
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-)
 
 
 class _Timestamp(sa.types.TypeDecorator[datetime]):
@@ -247,13 +238,13 @@ def _deliver(
         result.delivered += 1
     except Exception as error:  # noqa: BLE001 - any handler failure is retried, then parked
         attempts = (row["attempts"] or 0) + 1
-        parked = attempts > len(retry_delays)
-        next_attempt = None if parked else now + retry_delays[attempts - 1]
+        retry_at = next_attempt(attempts, now, retry_delays)
+        parked = retry_at is None
         logger.warning(
             "Change %s failed (attempt %s, %s): %s",
             row["id"],
             attempts,
-            "parked" if parked else f"next attempt at {next_attempt:%Y-%m-%d %H:%M:%S} UTC",
+            "parked" if retry_at is None else f"next attempt at {retry_at:%Y-%m-%d %H:%M:%S} UTC",
             error,
         )
         connection.execute(
@@ -261,9 +252,9 @@ def _deliver(
             .where(outbox.c.id == row["id"])
             .values(
                 attempts=attempts,
-                last_error=f"{type(error).__name__}: {error}"[:2000],
+                last_error=describe(error),
                 status=DEAD if parked else PENDING,
-                next_attempt_at=next_attempt,
+                next_attempt_at=retry_at,
             )
         )
         if parked:

@@ -5,13 +5,16 @@ import logging
 
 import azure.functions as func
 from audit import clients
-from audit.cosmos import AUDITED_CONTAINERS, record_documents
+from audit.cosmos import AUDITED_CONTAINERS, record_documents, retry_due
 
 CONNECTION_SETTING = "COSMOS_CONNECTION"
 DATABASE_NAME = "%DATABASE_NAME%"
 LEASE_CONTAINER = "leases"
-# The change feed trigger checkpoints a failed batch like a handled one unless a retry policy
-# holds it: retrying without limit keeps the lease where it is until the batch is recorded.
+# A change whose event cannot be recorded is marked on its document and tried again by
+# `retry_changes` (or parked), so one bad change never holds up its container's feed. A batch
+# fails only when even that mark cannot be written (the database is away): the trigger would
+# checkpoint a failed batch like a handled one unless a retry policy holds it, and retrying
+# without limit keeps the lease where it is until the batch is recorded.
 RETRY = {
     "strategy": "exponential_backoff",
     "max_retry_count": "-1",
@@ -33,7 +36,8 @@ def register_audit_of(container: str) -> None:
     name = function_name(container)
 
     def audit_changes(documents: func.DocumentList) -> None:
-        recorded = record_documents(clients.event_container(), container, documents)
+        changes = clients.container(container)
+        recorded = record_documents(clients.event_container(), container, documents, changes)
         logger.info("%s: %d changed document(s), %d audit event(s)", name, len(documents), recorded)
 
     # The worker tells functions apart by these names; each container's function has its own.
@@ -53,3 +57,23 @@ def register_audit_of(container: str) -> None:
 
 for _container in AUDITED_CONTAINERS:
     register_audit_of(_container)
+
+
+RETRY_FUNCTION_NAME = "retry_changes"
+# Every minute: the first retry of a failed change is due 10 s after it failed.
+RETRY_SCHEDULE = "0 * * * * *"
+
+
+@bp.function_name(RETRY_FUNCTION_NAME)
+@bp.timer_trigger(arg_name="timer", schedule=RETRY_SCHEDULE, use_monitor=False)
+def retry_changes(timer: func.TimerRequest) -> None:
+    """Try again the changes whose events could not be recorded and whose next attempt is due;
+    one that fails after its last retry is parked (see `cli.py events parked`)."""
+    tally = retry_due(clients.database())
+    log = logger.warning if tally.failed or tally.parked else logger.info
+    log(
+        "Changes retried: %d recorded, %d failed again, %d parked",
+        tally.recorded,
+        tally.failed,
+        tally.parked,
+    )

@@ -42,6 +42,7 @@ from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
 from commons.domain.exceptions import DomainError, NotFound, StorageUnavailable
 from commons.settings import StorageSettings
+from time_tracker_events.audit import cosmos as cosmos_changes
 from time_tracker_events.audit.cosmos import poll_changes
 from time_tracker_events.audit.events import CHANGE_TYPE, change_document
 from time_tracker_events.audit.sql import NotParked
@@ -319,19 +320,24 @@ class CosmosStorage:
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
         try:
-            return DispatchReport(delivered=poll_changes(self.database))
+            tally = poll_changes(self.database)
         except (AzureError, ValueError) as error:
-            reason = str(getattr(error, "message", None) or error).splitlines()[0]
-            raise StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}") from error
+            raise _unreachable(error) from error
+        return DispatchReport(tally.recorded, tally.failed, tally.parked)
 
     def parked_changes(self) -> list[dict[str, Any]]:
-        """None here: the Functions host retries change feed batches itself."""
-        return []
+        try:
+            return cosmos_changes.parked_changes(self.database)
+        except (AzureError, ValueError) as error:
+            raise _unreachable(error) from error
 
     def retry_parked(self, ids: list[str] | None = None) -> int:
-        if ids:
-            raise NotFound(str(NotParked(list(dict.fromkeys(ids)))))
-        return 0
+        try:
+            return cosmos_changes.retry_parked(self.database, ids)
+        except NotParked as error:
+            raise NotFound(str(error)) from error
+        except (AzureError, ValueError) as error:
+            raise _unreachable(error) from error
 
     def migrate(self, revert_latest: bool = False) -> None:
         try:
