@@ -1,6 +1,7 @@
 """The local dispatcher: every change becomes exactly one audit event, whatever happens.
 
-Runs the handlers of `time_tracker_events` on the SQL outbox (SQLite, PostgreSQL, MariaDB) and
+Runs the relays the events app's functions run (`commons.data_access_layer.sql.outbox` and
+`commons.data_access_layer.cosmos.changes`) on the SQL outbox (SQLite, PostgreSQL, MariaDB) and
 on Cosmos DB changes (polled by `_ts` on the emulator).
 """
 
@@ -13,9 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from commons.data_access_layer.sql import outbox
 from commons.domain.exceptions import NotFound
 from tests.backends import SQL_BACKENDS
-from time_tracker_events.audit import sql as outbox
 
 
 def make_changes(admin: Any, count: int) -> list[str]:
@@ -170,8 +171,8 @@ def outbox_row(storage: Any, tenant_id: str, item_id: str) -> dict[str, Any]:
 
 
 def a_moment() -> datetime:
-    """The current time to the second, naive UTC as the outbox stores it."""
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    """The current time in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @on_sql
@@ -183,21 +184,21 @@ def test_a_failing_change_is_not_retried_before_its_next_attempt_and_is_after_it
     handler = failing_on(failing_id, calls)
     start = a_moment()
 
-    first = outbox.drain_once(sql_storage.engine, 1000, handler, now=start.replace(tzinfo=UTC))
+    first = outbox.drain_once(sql_storage.engine, 1000, handler, now=start)
     row = outbox_row(sql_storage, admin.tenant_id, failing_id)
     assert (first.failed, calls) == (1, [failing_id])
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert row["next_attempt_at"] == start + outbox.RETRY_DELAYS[0]
 
     early = start + outbox.RETRY_DELAYS[0] - timedelta(seconds=1)
-    skipped = outbox.drain_once(sql_storage.engine, 1000, handler, now=early.replace(tzinfo=UTC))
+    skipped = outbox.drain_once(sql_storage.engine, 1000, handler, now=early)
     assert calls == [failing_id]  # not claimed: it is not due yet
     assert (skipped.failed, skipped.parked) == (0, 0)  # and waiting is no failure
-    assert outbox.waiting(sql_storage.engine, now=early.replace(tzinfo=UTC)) >= 1
+    assert outbox.waiting(sql_storage.engine, now=early) >= 1
     assert outbox_row(sql_storage, admin.tenant_id, failing_id)["attempts"] == 1
 
     due = start + outbox.RETRY_DELAYS[0]
-    retried = outbox.drain_once(sql_storage.engine, 1000, handler, now=due.replace(tzinfo=UTC))
+    retried = outbox.drain_once(sql_storage.engine, 1000, handler, now=due)
     row = outbox_row(sql_storage, admin.tenant_id, failing_id)
     assert (retried.failed, calls) == (1, [failing_id, failing_id])
     assert (row["status"], row["attempts"]) == ("pending", 2)
@@ -216,7 +217,7 @@ def test_a_failing_change_is_parked_only_when_the_retry_after_the_last_delay_fai
 
     for attempt, wait in enumerate(waits, start=1):
         moment += wait
-        outbox.drain_once(sql_storage.engine, 1000, handler, now=moment.replace(tzinfo=UTC))
+        outbox.drain_once(sql_storage.engine, 1000, handler, now=moment)
         row = outbox_row(sql_storage, admin.tenant_id, failing_id)
         assert len(calls) == row["attempts"] == attempt
         if attempt < len(waits):
@@ -227,7 +228,7 @@ def test_a_failing_change_is_parked_only_when_the_retry_after_the_last_delay_fai
     assert len(calls) == 1 + len(outbox.RETRY_DELAYS) == 6
     assert failing_id in [c["item_id"] for c in sql_storage.parked_changes()]
     # Well after the last delay a parked change stays parked until an operator retries it.
-    later = (moment + timedelta(days=1)).replace(tzinfo=UTC)
+    later = moment + timedelta(days=1)
     outbox.drain_once(sql_storage.engine, 1000, handler, now=later)
     assert len(calls) == 6
 
@@ -242,10 +243,10 @@ def test_a_hiccup_of_a_few_seconds_parks_nothing(sql_storage, admin):
     calls: list[str] = []
     moment = a_moment()
     for second in range(30):  # a dispatcher polling every second while the store is away
-        tick = (moment + timedelta(seconds=second)).replace(tzinfo=UTC)
+        tick = moment + timedelta(seconds=second)
         outbox.drain_once(sql_storage.engine, 1000, failing_on(failing_id, calls), now=tick)
     assert len(calls) == 2  # at once, and 10 s later
-    back = (moment + timedelta(minutes=2)).replace(tzinfo=UTC)
+    back = moment + timedelta(minutes=2)
     outbox.drain_once(sql_storage.engine, 1000, now=back)
     assert outbox_row(sql_storage, admin.tenant_id, failing_id)["status"] == "done"
     assert [e["item_id"] for e in audit_events(sql_storage, admin.tenant_id)] == [failing_id]

@@ -27,12 +27,16 @@ import sqlalchemy as sa
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.functions.timer import TimerRequest
 
-from commons.data_access_layer.sql.engine import normalized_url
+from commons.data_access_layer.cosmos import changes as cosmos_changes
+from commons.data_access_layer.sql import outbox
+from commons.data_access_layer.sql.engine import create_sql_engine, normalized_url
+from commons.domain import retries
+from commons.domain.events import RecordChanged
+from commons.domain.exceptions import NotFound
 from tests.conftest import ADMIN, make_token
 from tests.processes import REPO_ROOT, TIMEOUT, clean_env, run_cli
 from time_tracker_api import create_app
 from time_tracker_api.config import config_for_tests
-from time_tracker_events.audit.events import change_document
 
 EVENTS_APP = REPO_ROOT / "time_tracker_events"
 AUDITED = ("activity", "customer", "project", "project_type", "technology", "time_entry", "user")
@@ -56,17 +60,20 @@ PROVIDED_BY = {
     "azure.core": "azure-core",
     "azure.cosmos": "azure-cosmos",
     "sqlalchemy": "sqlalchemy",
+    "orjson": "orjson",
     "psycopg": "psycopg",
     "pyodbc": "pyodbc",
 }
 LIST_FUNCTIONS = """
-import importlib.util, json
+import importlib.util, json, os
 import function_app
+import commons
 print(json.dumps({
     "repository_importable": [
-        name for name in ("commons", "time_tracker_api", "time_tracker_events")
+        name for name in ("time_tracker_api", "time_tracker_events")
         if importlib.util.find_spec(name) is not None
     ],
+    "commons_from": os.path.dirname(os.path.dirname(commons.__file__)),
     "functions": {
         fn.get_function_name(): {
             "python_name": fn.get_user_function().__name__,
@@ -84,12 +91,34 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What the worker indexes when it imports a copy of the folder, the repository out of reach."""
-    copy = tmp_path_factory.mktemp("deployed") / "app"
-    shutil.copytree(EVENTS_APP, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    """What the worker indexes when it imports the folder as deployed: copied after its one
+    packaging step, in a clean virtualenv holding only its requirements, the repository out of
+    reach."""
+    deployed = tmp_path_factory.mktemp("deployed")
+    copy = deployed / "app"
+    shutil.copytree(EVENTS_APP, copy, ignore=shutil.ignore_patterns("__pycache__", "commons"))
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    packaged = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "package-events.sh"), str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert packaged.returncode == 0, packaged.stderr
+    venv = deployed / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=TIMEOUT)
+    python = str(venv / "bin" / "python")
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "-r", str(copy / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
     result = subprocess.run(
-        [sys.executable, "-c", LIST_FUNCTIONS],
+        [python, "-c", LIST_FUNCTIONS],
         cwd=copy,
         env=env,
         capture_output=True,
@@ -101,8 +130,9 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_the_copied_folder_imports_without_the_repository(indexed):
+def test_the_packaged_folder_imports_in_a_clean_virtualenv_without_the_repository(indexed):
     assert indexed["repository_importable"] == []
+    assert Path(indexed["commons_from"]).name == "app"  # the packaged copy, beside function_app
     assert set(indexed["functions"]) == {*COSMOS_FUNCTIONS, TIMER_FUNCTION, RETRY_FUNCTION}
 
 
@@ -144,9 +174,14 @@ def test_the_outbox_timer_runs_on_the_schedule_its_app_setting_names(indexed):
 
 def test_every_import_is_standard_library_its_own_or_in_its_requirements():
     required = requirement_names(EVENTS_APP / "requirements.txt")
+    # `commons` is the folder's own once packaged (scripts/package-events.sh); that its imports
+    # need nothing more than requirements.txt shows the clean virtualenv above.
     own = {path.stem for path in EVENTS_APP.iterdir() if path.suffix == ".py" or path.is_dir()}
+    own.add("commons")
     strays = []
     for path in sorted(EVENTS_APP.rglob("*.py")):
+        if path.relative_to(EVENTS_APP).parts[0] == "commons":
+            continue  # a packaged copy, if one was made here
         for module in absolute_imports(path):
             top = module.split(".")[0]
             if top in sys.stdlib_module_names or top in own:
@@ -267,16 +302,15 @@ def event_container(cosmos_emulator, events_database, settings) -> Any:
 def changed(container: str, tenant: str, action: str = "create", **fields: Any) -> dict[str, Any]:
     """A change document as the change feed delivers it: as the API writes it, with the
     system properties Cosmos DB adds."""
-    document = change_document(
+    change = RecordChanged(
         tenant_id=tenant,
+        user_id="admin-a",
         container_id=container,
         item_id=fields.pop("item_id", str(uuid.uuid4())),
-        action=action,
         description=f"{action} Writing",
-        user_id="admin-a",
         session_id=f"request-{uuid.uuid4().hex[:8]}",
-        date=datetime.now(UTC),
     )
+    document = {**cosmos_changes.change_document(change), "action": action}
     system = {"_rid": uuid.uuid4().hex[:8], "_etag": f'"{uuid.uuid4()}"', "_ts": int(time.time())}
     return {**document, **system, **fields}
 
@@ -410,8 +444,7 @@ def test_a_change_that_cannot_be_recorded_waits_without_holding_up_the_rest(
 def test_a_failing_change_backs_off_is_parked_and_can_be_retried(
     functions, events_database, event_container, tenant
 ):
-    changes = sys.modules["audit.cosmos"]
-    retries = sys.modules["audit.retries"]
+    changes = cosmos_changes
     bad = stored(events_database, "customer", changed("customer", tenant, date="not a date"))
     first = datetime.now(UTC)
     call(functions, "audit_customer_changes", document_list(bad))
@@ -429,7 +462,7 @@ def test_a_failing_change_backs_off_is_parked_and_can_be_retried(
     assert reread(events_database, "customer", bad)["delivery"] == "dead"  # six attempts
     parked = [change["id"] for change in changes.parked_changes(events_database)]
     assert bad["id"] in parked
-    with pytest.raises(sys.modules["audit.sql"].NotParked):
+    with pytest.raises(NotFound):
         changes.retry_parked(events_database, [bad["id"], "no-such-change"])
 
     # An operator mends the change and puts it back in line: it is recorded once.
@@ -574,35 +607,13 @@ def test_the_timer_drains_an_outbox_on_the_mariadb_port_its_url_names(
         admin.dispose()
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "mariadb+pyodbc://root@127.0.0.1:3307/db?driver=MariaDB+Unicode",
-        "mysql+pyodbc://u:p%3Bw%7Dd@db.example:3307/db?driver=MariaDB+Unicode&charset=utf8mb4",
-        "mariadb+pyodbc://root@127.0.0.1/db?driver=MariaDB+Unicode",
-        "mssql+pyodbc://sa:pw@db.example:1433/db?driver=ODBC+Driver+18+for+SQL+Server",
-        "postgresql://user@db.example:5432/time_tracker",
-        "sqlite:////tmp/time_tracker.db",
-    ],
-)
-def test_the_timer_reads_sql_urls_as_the_api_reads_them(functions, url):
-    # The folder cannot import commons, so it keeps its own copy of the rule.
-    assert sys.modules["audit.clients"].normalized_url(url) == normalized_url(url)
-
-
-def test_the_timer_takes_postgresql_urls_without_a_driver(functions):
-    clients = sys.modules["audit.clients"]
-    url = clients.normalized_url("postgresql://user@db.example:5432/time_tracker")
-    assert url.drivername == "postgresql+psycopg"
-
-
 def test_a_crash_mid_batch_leaves_the_whole_batch_pending_on_sqlite(
     functions, settings, sql_url, tmp_path, tenant
 ):
     # pysqlite's own transaction handling would commit each row's savepoint on release.
     make_changes(sql_url, tmp_path / "instance", tenant)
-    engine = sys.modules["audit.clients"].create_sql_engine(sql_url)
-    record = sys.modules["audit.sql"].record_event
+    engine = create_sql_engine(sql_url)
+    record = outbox.record_event
     handled = []
 
     def crash_on_the_third(event: Any, connection: sa.Connection) -> None:
@@ -613,7 +624,7 @@ def test_a_crash_mid_batch_leaves_the_whole_batch_pending_on_sqlite(
 
     try:
         with pytest.raises(KeyboardInterrupt):
-            sys.modules["audit.sql"].drain_once(engine, 100, handler=crash_on_the_third)
+            outbox.drain_once(engine, 100, handler=crash_on_the_third)
     finally:
         engine.dispose()
     assert rows(sql_url, "events") == []

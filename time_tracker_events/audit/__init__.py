@@ -1,4 +1,5 @@
-"""Turning change events into the audit log: plain functions, no Azure Functions types.
+"""What the functions share: the app settings and the stores, connected on first use.
 
-This package stands alone: the Functions app deploys it without the rest of the repository.
+The relays themselves are the storage adapters' (`commons.data_access_layer.sql.outbox`,
+`commons.data_access_layer.cosmos.changes`): each function only adapts its trigger's input.
 """

@@ -12,13 +12,11 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
-from sqlalchemy.engine import make_url
 
-from .cosmos import EVENT_CONTAINER
+from commons.data_access_layer.cosmos.containers import EVENT
+from commons.data_access_layer.sql.engine import create_sql_engine
+
 from .settings import EventsSettings
-
-# The execution option `sql.drain_once` sets to ask SQLite for its write lock up front.
-IMMEDIATE = "time_tracker_immediate"
 
 T = TypeVar("T")
 
@@ -67,7 +65,7 @@ _engine = Shared(_create_engine, sa.Engine.dispose)
 
 def event_container() -> ContainerProxy:
     """The `event` container of the database DATABASE_NAME names, on COSMOS_CONNECTION."""
-    return container(EVENT_CONTAINER)
+    return container(EVENT)
 
 
 def database() -> DatabaseProxy:
@@ -89,56 +87,3 @@ def reset() -> None:
     """Close the shared clients; the next use connects again with the current settings."""
     _cosmos.reset()
     _engine.reset()
-
-
-def normalized_url(url: str) -> sa.URL:
-    """The URL to connect with: psycopg 3 for bare PostgreSQL URLs, MariaDB ports ODBC reads."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if (
-        parsed.get_backend_name() in ("mysql", "mariadb")
-        and parsed.get_driver_name() == "pyodbc"
-        and parsed.port is not None
-        and "port" not in parsed.query
-    ):
-        # SQLAlchemy writes host:port as `Server=host,port`, SQL Server's form, which MariaDB's
-        # ODBC driver reads as the host alone: it would connect to 3306. Given a `port` query
-        # option instead, SQLAlchemy writes `Server=host;...;port=N`, which the driver reads.
-        parsed = parsed.update_query_dict({"port": str(parsed.port)})
-    return parsed
-
-
-def create_sql_engine(url: str) -> sa.Engine:
-    """An engine for the URL, configured as the API configures its own."""
-    parsed = normalized_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return _sqlite_engine(parsed)
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if backend in ("mysql", "mariadb"):
-        options["pool_recycle"] = 3600
-        options["isolation_level"] = "READ COMMITTED"
-    return sa.create_engine(parsed, **options)
-
-
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # The driver's own transaction handling breaks the savepoint each outbox row is
-        # delivered in; SQLAlchemy begins transactions instead (_on_begin).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        # A draining batch takes the write lock up front, so two dispatchers (or a dispatcher
-        # and the API) queue on the busy timeout instead of deadlocking on a lock upgrade.
-        immediate = connection.get_execution_options().get(IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine

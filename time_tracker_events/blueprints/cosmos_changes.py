@@ -5,7 +5,9 @@ import logging
 
 import azure.functions as func
 from audit import clients
-from audit.cosmos import AUDITED_CONTAINERS, record_documents, retry_due
+
+from commons.data_access_layer.cosmos.changes import record_documents, retry_due
+from commons.data_access_layer.cosmos.containers import AUDITED_CONTAINERS
 
 CONNECTION_SETTING = "COSMOS_CONNECTION"
 DATABASE_NAME = "%DATABASE_NAME%"

@@ -6,7 +6,8 @@ import logging
 import azure.functions as func
 from audit import clients
 from audit.settings import EventsSettings
-from audit.sql import drain
+
+from commons.data_access_layer.sql.outbox import drain
 
 FUNCTION_NAME = "drain_outbox"
 SCHEDULE = "%OUTBOX_SCHEDULE%"

@@ -47,3 +47,7 @@ APPLICATION_CONTAINERS = frozenset(
         IDEMPOTENCY,
     }
 )
+
+# The containers whose records' changes are audited: each holds its records' change documents.
+# `user` carries role and group changes (and the API's timeline locks, which have no event).
+AUDITED_CONTAINERS = (ACTIVITY, CUSTOMER, PROJECT, PROJECT_TYPE, TECHNOLOGY, TIME_ENTRY, USER)

@@ -9,7 +9,6 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +18,8 @@ from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, exceptions
 from migrate_anything import configure
 from migrate_anything.migrator import run as run_migrations
 
+from commons.data_access_layer.cosmos import changes as cosmos_changes
+from commons.data_access_layer.cosmos.changes import CHANGE_TYPE, change_document
 from commons.data_access_layer.cosmos.events import CosmosEventRepository
 from commons.data_access_layer.cosmos.idempotency import CosmosIdempotencyRepository
 from commons.data_access_layer.cosmos.migration_storage import (
@@ -40,12 +41,8 @@ from commons.data_access_layer.migrations import (
 from commons.data_access_layer.ports import DispatchReport
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
-from commons.domain.exceptions import DomainError, NotFound, StorageUnavailable
+from commons.domain.exceptions import DomainError, StorageUnavailable
 from commons.settings import StorageSettings
-from time_tracker_events.audit import cosmos as cosmos_changes
-from time_tracker_events.audit.cosmos import poll_changes
-from time_tracker_events.audit.events import CHANGE_TYPE, change_document
-from time_tracker_events.audit.sql import NotParked
 
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUSES = {408, 429, 449, 500, 502, 503, 504}
@@ -175,7 +172,7 @@ class CosmosUnitOfWork:
             key = (event.container_id, event.tenant_id)
             container = self.container(event.container_id)
             batch = batches.setdefault(key, _Batch(container, event.tenant_id))
-            batch.add("create", _change_document(event), None, None)
+            batch.add("create", change_document(event), None, None)
         for batch in batches.values():
             batch.execute()
 
@@ -247,19 +244,6 @@ class _Batch:
                 raise
 
 
-def _change_document(event: RecordChanged) -> dict[str, Any]:
-    return change_document(
-        tenant_id=event.tenant_id,
-        container_id=event.container_id,
-        item_id=event.item_id,
-        action=event.action,
-        description=event.description,
-        user_id=event.user_id,
-        session_id=event.session_id,
-        date=datetime.now(UTC),
-    )
-
-
 def _unreachable(error: AzureError | ValueError) -> StorageUnavailable:
     reason = str(getattr(error, "message", None) or error).splitlines()[0]
     return StorageUnavailable(detail=f"Cosmos DB cannot be reached: {reason}")
@@ -320,7 +304,7 @@ class CosmosStorage:
 
     def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
         try:
-            tally = poll_changes(self.database)
+            tally = cosmos_changes.poll_changes(self.database)
         except (AzureError, ValueError) as error:
             raise _unreachable(error) from error
         return DispatchReport(tally.recorded, tally.failed, tally.parked)
@@ -334,8 +318,6 @@ class CosmosStorage:
     def retry_parked(self, ids: list[str] | None = None) -> int:
         try:
             return cosmos_changes.retry_parked(self.database, ids)
-        except NotParked as error:
-            raise NotFound(str(error)) from error
         except (AzureError, ValueError) as error:
             raise _unreachable(error) from error
 

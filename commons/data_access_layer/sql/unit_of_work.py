@@ -20,6 +20,7 @@ from commons.data_access_layer.migrations import (
     set_target,
 )
 from commons.data_access_layer.ports import DispatchReport
+from commons.data_access_layer.sql import outbox as outbox_dispatch
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
 from commons.data_access_layer.sql.events import SqlEventRepository
@@ -37,8 +38,7 @@ from commons.data_access_layer.sql.repositories import (
 from commons.data_access_layer.sql.time_entries import SqlTimeEntryRepository
 from commons.domain.catalog import CatalogKind
 from commons.domain.events import RecordChanged
-from commons.domain.exceptions import ConfigurationError, NotFound, StorageUnavailable
-from time_tracker_events.audit import sql as outbox_dispatch
+from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -199,10 +199,7 @@ class SqlStorage:
 
     def retry_parked(self, ids: list[str] | None = None) -> int:
         with _outbox_errors(self.engine):
-            try:
-                return outbox_dispatch.retry_parked(self.engine, ids)
-            except outbox_dispatch.NotParked as error:
-                raise NotFound(str(error)) from error
+            return outbox_dispatch.retry_parked(self.engine, ids)
 
     def migrate(self, revert_latest: bool = False) -> None:
         self.ping()

@@ -1,4 +1,7 @@
-"""The SQL outbox and audit log: claim pending changes, record their events, exactly once.
+"""The SQL outbox relay: claim pending changes, record their audit events, exactly once.
+
+Run by the storage (`SqlStorage.dispatch_changes`, what `cli.py events dispatch` runs) and by
+the events app's timer, on the application's own `outbox` and `events` tables.
 
 Each batch is one transaction: the claimed outbox rows are locked (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, MariaDB and SQL Server; SQLite serializes writers), their events are inserted into
@@ -10,70 +13,25 @@ attempt after the last delay fails too, the row is parked as `dead` for an opera
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from .events import AuditEvent, from_outbox
-from .retries import RETRY_DELAYS, describe, next_attempt
+from commons.data_access_layer.sql.engine import IMMEDIATE
+from commons.data_access_layer.sql.tables import events, outbox
+from commons.domain.audit import AuditEvent
+from commons.domain.exceptions import NotFound
+from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
 
 logger = logging.getLogger(__name__)
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 
-
-class _Timestamp(sa.types.TypeDecorator[datetime]):
-    """Naive UTC; text for MariaDB's ODBC driver, which would round it to whole seconds."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
-        if (
-            value is not None
-            and dialect.name in ("mysql", "mariadb")
-            and dialect.driver == "pyodbc"
-        ):
-            return value.isoformat(sep=" ", timespec="microseconds")
-        return value
-
-
-_metadata = sa.MetaData()
-outbox = sa.Table(
-    "outbox",
-    _metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("tenant_id", sa.String(64)),
-    sa.Column("container_id", sa.String(32)),
-    sa.Column("item_id", sa.Unicode(128)),
-    sa.Column("action", sa.String(16)),
-    sa.Column("user_id", sa.Unicode(128)),
-    sa.Column("description", sa.Unicode(500)),
-    sa.Column("session_id", sa.String(64)),
-    sa.Column("occurred_at", _Timestamp()),
-    sa.Column("status", sa.String(16)),
-    sa.Column("attempts", sa.Integer()),
-    sa.Column("last_error", sa.UnicodeText()),
-    sa.Column("processed_at", _Timestamp()),
-    sa.Column("next_attempt_at", _Timestamp()),
-)
-events = sa.Table(
-    "events",
-    _metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("tenant_id", sa.String(64)),
-    sa.Column("date", _Timestamp()),
-    sa.Column("user_id", sa.Unicode(128)),
-    sa.Column("action", sa.String(16)),
-    sa.Column("description", sa.Unicode(500)),
-    sa.Column("item_id", sa.Unicode(128)),
-    sa.Column("container_id", sa.String(32)),
-    sa.Column("session_id", sa.String(64)),
-)
 
 Handler = Callable[[AuditEvent, sa.Connection], None]
 
@@ -95,19 +53,31 @@ class BatchResult:
         self.parked += other.parked
 
 
-class NotParked(LookupError):
+def not_parked(ids: Sequence[str]) -> NotFound:
     """Changes asked to be retried that are not parked (unknown ids, or not dead)."""
+    return NotFound(f"No parked change has the id {', '.join(ids)}")
 
-    def __init__(self, ids: Sequence[str]):
-        super().__init__(f"No parked change has the id {', '.join(ids)}")
-        self.ids = list(ids)
+
+def from_outbox(row: Mapping[str, Any]) -> AuditEvent:
+    """The audit event of an outbox row; its id is the row's."""
+    return AuditEvent(
+        id=str(row["id"]),
+        date=row["occurred_at"],
+        user_id=row["user_id"],
+        action=row["action"],
+        description=row["description"],
+        item_id=row["item_id"],
+        container_id=row["container_id"],
+        session_id=row["session_id"],
+        tenant_id=row["tenant_id"],
+    )
 
 
 def record_event(event: AuditEvent, connection: sa.Connection) -> None:
     """Insert the audit event unless it is there already (idempotent)."""
     exists = connection.execute(sa.select(events.c.id).where(events.c.id == event.id)).first()
     if exists is None:
-        values = {**event.__dict__, "date": _naive(event.date)}
+        values = dataclasses.asdict(event)
         connection.execute(sa.insert(events).values(values))
 
 
@@ -115,11 +85,7 @@ def record_events(events_: list[AuditEvent], connection: sa.Connection) -> None:
     """Insert the audit events that are not there yet, in three statements whatever their number."""
     ids = [event.id for event in events_]
     present = set(connection.execute(sa.select(events.c.id).where(events.c.id.in_(ids))).scalars())
-    missing = [
-        {**event.__dict__, "date": _naive(event.date)}
-        for event in events_
-        if event.id not in present
-    ]
+    missing = [dataclasses.asdict(event) for event in events_ if event.id not in present]
     if missing:
         connection.execute(sa.insert(events), missing)
 
@@ -137,12 +103,12 @@ def drain_once(
     on its own, so one bad change cannot hold the others back. A change whose next attempt is
     still ahead (`now` by default the current time) is not claimed at all.
     """
-    moment = _naive(now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
     result = BatchResult()
     with engine.connect() as connection:
         # The API's SQLite engines honour this option with BEGIN IMMEDIATE: one dispatcher at a
         # time. Elsewhere the rows themselves are locked, and a second dispatcher skips them.
-        connection.execution_options(time_tracker_immediate=True)
+        connection.execution_options(**{IMMEDIATE: True})
         with connection.begin():
             rows = (
                 connection.execute(
@@ -189,7 +155,7 @@ def drain(
 
 def waiting(engine: sa.Engine, now: datetime | None = None) -> int:
     """How many pending changes wait for a next attempt that is still ahead."""
-    moment = _naive(now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
     with engine.connect() as connection:
         count = connection.execute(
             sa.select(sa.func.count())
@@ -278,7 +244,7 @@ def parked(engine: sa.Engine, limit: int = 100) -> list[dict[str, Any]]:
 def retry_parked(engine: sa.Engine, ids: list[str] | None = None) -> int:
     """Put parked changes (all, or those ids) back in line, due at once, attempts reset.
 
-    Raises NotParked, changing nothing, when one of the ids is not a parked change.
+    Raises NotFound, changing nothing, when one of the ids is not a parked change.
     """
     condition = outbox.c.status == DEAD
     if ids:
@@ -292,14 +258,10 @@ def retry_parked(engine: sa.Engine, ids: list[str] | None = None) -> int:
             )
             missing = [id_ for id_ in dict.fromkeys(ids) if id_ not in found]
             if missing:
-                raise NotParked(missing)
+                raise not_parked(missing)
         changed = connection.execute(
             sa.update(outbox)
             .where(condition)
             .values(status=PENDING, attempts=0, next_attempt_at=None)
         )
         return int(changed.rowcount or 0)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -1,9 +1,20 @@
-"""The Cosmos DB audit log: events upserted by their derived id into the `event` container."""
+"""The Cosmos DB transactional outbox and its relay.
+
+A unit of work writes a change document (`change_document`) per change into the changed
+record's container and partition, in the record's transactional batch. The relay turns change
+documents into audit events in the `event` container, each under its change's id (a replay is a
+no-op): the events app's change feed triggers hand it what the feed delivers, and
+`poll_changes` (what `cli.py events dispatch` runs; the emulator has no change feed) reads them
+by `_ts`. A change whose event cannot be recorded is marked on its document and tried again
+(`retry_due`) with the outbox's delays, then parked for an operator.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,26 +22,72 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.cosmos import exceptions
 
-from .events import CHANGE_TYPE, TIMESTAMP_FORMAT, AuditEvent, from_document
-from .retries import RETRY_DELAYS, describe, next_attempt
-from .sql import NotParked
+from commons.data_access_layer.cosmos.containers import AUDITED_CONTAINERS, EVENT, LEASES
+from commons.data_access_layer.cosmos.documents import instant, timestamp
+from commons.domain.audit import AuditEvent
+from commons.domain.events import RecordChanged
+from commons.domain.exceptions import NotFound
+from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
 
 logger = logging.getLogger(__name__)
+CHANGE_TYPE = "change"
+# Change documents go away after a month (their containers have a time to live, migration 0009):
+# the change feed and the dispatcher read them within seconds to hours.
+CHANGE_TTL_SECONDS = 30 * 24 * 3600
+DESCRIPTION_MAX_LENGTH = 500
 # Where a change document stands when recording its event failed (`delivery`; absent until then):
 # waiting for its next attempt, parked for an operator, or recorded at a later attempt.
 DELIVERY, FAILED, DEAD, DONE = "delivery", "failed", "dead", "done"
 
-EVENT_CONTAINER = "event"
-# `user` carries role and group changes (and the API's timeline locks, which have no event).
-AUDITED_CONTAINERS = (
-    "activity",
-    "customer",
-    "project",
-    "project_type",
-    "technology",
-    "time_entry",
-    "user",
-)
+
+def change_document(event: RecordChanged, date: datetime | None = None) -> dict[str, Any]:
+    """The document a unit of work writes for one change, into the changed record's container
+    and partition, in the same transactional batch as the record: created once and never
+    changed, so the change feed carries every change, however quickly the record changes again.
+    Its id is the audit event's."""
+    change_id = str(uuid.uuid4())
+    return {
+        "id": change_id,
+        "type": CHANGE_TYPE,
+        "tenant_id": event.tenant_id,
+        "container_id": event.container_id,
+        "item_id": event.item_id,
+        "action": event.action,
+        "description": event.description[:DESCRIPTION_MAX_LENGTH],
+        "user_id": event.user_id,
+        "session_id": event.session_id,
+        "date": timestamp(date or datetime.now(UTC)),
+        "ttl": CHANGE_TTL_SECONDS,
+        # The containers' unique keys (catalog names, the running entry) count a document
+        # without the path as null, of which a partition holds one: a change holds its own slot.
+        "uniqueness_key": f"{CHANGE_TYPE}|{change_id}",
+        "running_key": f"{CHANGE_TYPE}|{change_id}",
+    }
+
+
+def from_document(container_id: str, document: Mapping[str, Any]) -> AuditEvent | None:
+    """The audit event of a change document, or None for any other document: a record (whose
+    `_last_event_ctx` only repeats its latest change), a lock, a migration record."""
+    if document.get("type") != CHANGE_TYPE:
+        return None
+    date = instant(document["date"])
+    assert date is not None
+    return AuditEvent(
+        id=str(document["id"]),
+        date=date,
+        user_id=document["user_id"],
+        action=document["action"],
+        description=document.get("description") or "",
+        item_id=str(document["item_id"]),
+        container_id=document.get("container_id") or container_id,
+        session_id=document.get("session_id"),
+        tenant_id=document["tenant_id"],
+    )
+
+
+def event_document(event: AuditEvent) -> dict[str, Any]:
+    """The event as stored in the `event` container."""
+    return {**dataclasses.asdict(event), "date": timestamp(event.date)}
 
 
 def record_documents(
@@ -119,7 +176,7 @@ def _failed(changes: Any, document: dict[str, Any], error: BaseException, now: d
         delivery=DEAD if retry_at is None else FAILED,
         attempts=attempts,
         last_error=describe(error),
-        next_attempt_at=_timestamp(retry_at) if retry_at else None,
+        next_attempt_at=timestamp(retry_at) if retry_at else None,
     )
 
 
@@ -141,7 +198,7 @@ def _mark(changes: Any, document: dict[str, Any], **fields: Any) -> None:
 def retry_due(database: Any, now: datetime | None = None) -> Tally:
     """Try again the changes whose next attempt is due."""
     now = now or datetime.now(UTC)
-    events = database.get_container_client(EVENT_CONTAINER)
+    events = database.get_container_client(EVENT)
     tally = Tally()
     for container_id in AUDITED_CONTAINERS:
         changes = database.get_container_client(container_id)
@@ -151,7 +208,7 @@ def retry_due(database: Any, now: datetime | None = None) -> Tally:
             parameters=[
                 {"name": "@change", "value": CHANGE_TYPE},
                 {"name": "@failed", "value": FAILED},
-                {"name": "@now", "value": _timestamp(now)},
+                {"name": "@now", "value": timestamp(now)},
             ],
             enable_cross_partition_query=True,
         )
@@ -177,7 +234,7 @@ def parked_changes(database: Any) -> list[dict[str, Any]]:
 def retry_parked(database: Any, ids: list[str] | None = None) -> int:
     """Put parked changes (all, or those ids) back in line, due at once, attempts reset.
 
-    Raises NotParked, changing nothing, when one of the ids is not a parked change.
+    Raises NotFound, changing nothing, when one of the ids is not a parked change.
     """
     found = {
         document["id"]: (database.get_container_client(container_id), document)
@@ -187,8 +244,8 @@ def retry_parked(database: Any, ids: list[str] | None = None) -> int:
     wanted = list(dict.fromkeys(ids)) if ids else list(found)
     missing = [change_id for change_id in wanted if change_id not in found]
     if missing:
-        raise NotParked(missing)
-    now = _timestamp(datetime.now(UTC))
+        raise NotFound(f"No parked change has the id {', '.join(missing)}")
+    now = timestamp(datetime.now(UTC))
     for change_id in wanted:
         changes, document = found[change_id]
         _mark(changes, document, delivery=FAILED, attempts=0, next_attempt_at=now)
@@ -208,16 +265,11 @@ def _parked(changes: Any) -> list[dict[str, Any]]:
     )
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
-
-
 def record_event(event_container: Any, event: AuditEvent) -> None:
-    event_container.upsert_item(event.as_document())
+    event_container.upsert_item(event_document(event))
 
 
 CHECKPOINT_ID = "local-dispatcher"
-LEASES_CONTAINER = "leases"
 
 
 def poll_changes(database: Any, now: datetime | None = None) -> Tally:
@@ -228,8 +280,8 @@ def poll_changes(database: Any, now: datetime | None = None) -> Tally:
     resolution is a second: documents of the checkpoint's second are read again, which the
     change documents' own ids make harmless. Like the change feed, it reads every tenant's changes.
     """
-    leases = database.get_container_client(LEASES_CONTAINER)
-    events = database.get_container_client(EVENT_CONTAINER)
+    leases = database.get_container_client(LEASES)
+    events = database.get_container_client(EVENT)
     try:
         checkpoint = leases.read_item(CHECKPOINT_ID, partition_key=CHECKPOINT_ID)
     except Exception as error:  # noqa: BLE001 - a missing checkpoint means: from the start
