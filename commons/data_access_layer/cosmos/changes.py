@@ -202,17 +202,13 @@ def retry_due(database: Any, now: datetime | None = None) -> Tally:
     tally = Tally()
     for container_id in AUDITED_CONTAINERS:
         changes = database.get_container_client(container_id)
-        due = changes.query_items(
-            "SELECT * FROM c WHERE c.type = @change AND c.delivery = @failed "
-            "AND c.next_attempt_at <= @now",
-            parameters=[
-                {"name": "@change", "value": CHANGE_TYPE},
-                {"name": "@failed", "value": FAILED},
-                {"name": "@now", "value": timestamp(now)},
-            ],
-            enable_cross_partition_query=True,
+        due = _change_documents(
+            changes,
+            "c.delivery = @failed AND c.next_attempt_at <= @now",
+            failed=FAILED,
+            now=timestamp(now),
         )
-        for document in list(due):
+        for document in due:
             recorded = _record(events, container_id, document, changes, now)
             if recorded:
                 _mark(changes, document, delivery=DONE, next_attempt_at=None, last_error=None)
@@ -253,13 +249,16 @@ def retry_parked(database: Any, ids: list[str] | None = None) -> int:
 
 
 def _parked(changes: Any) -> list[dict[str, Any]]:
+    return _change_documents(changes, "c.delivery = @dead", dead=DEAD)
+
+
+def _change_documents(changes: Any, condition: str, **values: Any) -> list[dict[str, Any]]:
+    """The change documents of a container, of every tenant, that meet `condition`."""
+    parameters = [{"name": f"@{name}", "value": value} for name, value in values.items()]
     return list(
         changes.query_items(
-            "SELECT * FROM c WHERE c.type = @change AND c.delivery = @dead",
-            parameters=[
-                {"name": "@change", "value": CHANGE_TYPE},
-                {"name": "@dead", "value": DEAD},
-            ],
+            f"SELECT * FROM c WHERE c.type = @change AND {condition}",
+            parameters=[{"name": "@change", "value": CHANGE_TYPE}, *parameters],
             enable_cross_partition_query=True,
         )
     )
@@ -292,16 +291,7 @@ def poll_changes(database: Any, now: datetime | None = None) -> Tally:
     for container_id in AUDITED_CONTAINERS:
         since = int(checkpoint["since"].get(container_id, 0))
         changes = database.get_container_client(container_id)
-        documents = list(
-            changes.query_items(
-                "SELECT * FROM c WHERE c._ts >= @since AND c.type = @change",
-                parameters=[
-                    {"name": "@since", "value": since},
-                    {"name": "@change", "value": CHANGE_TYPE},
-                ],
-                enable_cross_partition_query=True,
-            )
-        )
+        documents = _change_documents(changes, "c._ts >= @since", since=since)
         tally.add(_record_new(events, container_id, documents, changes, now))
         if documents:
             checkpoint["since"][container_id] = max(int(d["_ts"]) for d in documents)
