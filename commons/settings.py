@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 BACKENDS = ("sql", "cosmos")
+DEFAULT_COSMOS_DATABASE = "time-tracker-db"  # DATABASE_NAME, for the API and the events app
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class StorageSettings:
     cosmos_connection_string: str | None = None
     cosmos_account_uri: str | None = None
     cosmos_master_key: str | None = None
-    cosmos_database: str = "time-tracker-db"
+    cosmos_database: str = DEFAULT_COSMOS_DATABASE
     cosmos_verify_tls: bool = True
 
     @classmethod
@@ -32,7 +33,7 @@ class StorageSettings:
             cosmos_connection_string=get("COSMOS_DATABASE_URI"),
             cosmos_account_uri=get("DATABASE_ACCOUNT_URI"),
             cosmos_master_key=get("DATABASE_MASTER_KEY"),
-            cosmos_database=get("DATABASE_NAME") or "time-tracker-db",
+            cosmos_database=get("DATABASE_NAME") or DEFAULT_COSMOS_DATABASE,
             cosmos_verify_tls=(get("COSMOS_VERIFY_TLS") or "true").lower() != "false",
         )
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from tests.backends import SQL_BACKENDS, create_database
+from tests.backends import SQL_BACKENDS, create_cosmos_database, create_database
 from tests.conftest import ADMIN, Caller
 from tests.processes import REPO_ROOT, TIMEOUT, assert_one_error_line, clean_env, free_port, run_cli
 from time_tracker_api import create_app
@@ -107,3 +109,48 @@ def test_following_rides_out_an_unreachable_database_one_line_a_poll(tmp_path):
         _, rest = follower.communicate(timeout=TIMEOUT)
     assert all(line.startswith("cli.py: error: The database cannot be reached") for line in lines)
     assert "Traceback" not in "".join(lines) + rest
+
+
+def test_dispatchers_killed_midway_on_cosmos_lose_and_repeat_no_change(cosmos_emulator, tmp_path):
+    """The change documents are written with the records: a dispatcher that dies before, during
+    or after its run leaves them to the next one, which records each change once."""
+    database = create_cosmos_database(cosmos_emulator)
+    app = create_app(config_for_tests(database.settings, tmp_path / "api"))
+    admin = Caller(app.test_client(), f"tenant-{uuid.uuid4()}", "admin-cli", (ADMIN,))
+    for number in range(10):
+        customer = admin.post("/customers", json={"name": f"Customer {number}"}).json["id"]
+        for description in ("first", "second"):
+            changed = admin.put(f"/customers/{customer}", json={"description": description})
+            assert changed.status_code == 200, changed.json
+        assert admin.delete(f"/customers/{customer}").status_code == 204
+    settings = database.settings
+    env = clean_env(
+        tmp_path,
+        APP_ENV="development",
+        DATABASE_BACKEND="cosmos",
+        DATABASE_ACCOUNT_URI=settings.cosmos_account_uri or "",
+        DATABASE_MASTER_KEY=settings.cosmos_master_key or "",
+        DATABASE_NAME=settings.cosmos_database,
+        COSMOS_VERIFY_TLS="false",
+    )
+    try:
+        for seconds in (0.5, 1.0, 1.5, 2.0):
+            dispatcher = subprocess.Popen(
+                [sys.executable, "cli.py", "events", "dispatch", "--follow", "--interval", "1"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(seconds)
+            dispatcher.kill()  # as a crash or a lost machine ends it
+            dispatcher.wait(timeout=TIMEOUT)
+        finished = run_cli("events", "dispatch", env=env)
+        assert finished.returncode == 0, finished.stderr
+        events = admin.get("/events?length=500").json["data"]
+    finally:
+        database.drop()
+
+    assert len({event["id"] for event in events}) == len(events) == 40
+    actions = sorted(event["action"] for event in events)
+    assert actions == ["archive"] * 10 + ["create"] * 10 + ["update"] * 20

@@ -6,14 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DEFAULT_DATABASE_NAME = "time-tracker-db"
+from commons.settings import DEFAULT_COSMOS_DATABASE
+
 DEFAULT_BATCH_SIZE = 100
 
 
 @dataclass(frozen=True)
 class EventsSettings:
     cosmos_connection: str | None = None
-    database_name: str = DEFAULT_DATABASE_NAME
+    database_name: str = DEFAULT_COSMOS_DATABASE
     cosmos_verify_tls: bool = True
     sql_url: str | None = None
     outbox_batch_size: int = DEFAULT_BATCH_SIZE
@@ -27,7 +28,7 @@ class EventsSettings:
 
         return cls(
             cosmos_connection=get("COSMOS_CONNECTION"),
-            database_name=get("DATABASE_NAME") or DEFAULT_DATABASE_NAME,
+            database_name=get("DATABASE_NAME") or DEFAULT_COSMOS_DATABASE,
             cosmos_verify_tls=(get("COSMOS_VERIFY_TLS") or "true").lower() != "false",
             sql_url=get("SQL_DATABASE_URI"),
             outbox_batch_size=_positive_int("OUTBOX_BATCH_SIZE", get("OUTBOX_BATCH_SIZE")),
