@@ -14,7 +14,9 @@ interleaved, each for `--seconds` in a closed loop at 1 and at 16 client threads
   process by Werkzeug's threaded server;
 - **floor, query**: the query S1 sends for the entries (the same SQL and parameters, captured
   from the API's own requests), through the SDK alone;
-- **floor, point read**: one time entry read by id and partition key through the SDK.
+- **floor, point read**: one time entry read by id and partition key through the SDK;
+- **API S2**: start a timer and stop it, each client a seeded user of its own (the writes take
+  the user's timeline lock, a document in the `user` container).
 
 Reported: requests/s and median latency of each, and the API's throughput as a ratio of the
 query floor. The emulator is one Node.js process: it, not the API, bounds what 16 clients get.
@@ -49,9 +51,9 @@ TENANT = "bench-tenant"
 MEMBER = "seed-user-00001"
 
 
-def token() -> str:
+def token(user: str = MEMBER) -> str:
     now = int(time.time())
-    payload = {"oid": MEMBER, "tid": TENANT, "iat": now, "exp": now + 7200}
+    payload = {"oid": user, "tid": TENANT, "iat": now, "exp": now + 7200}
     return jwt.encode(payload, TEST_JWT_SECRET, algorithm="HS256")
 
 
@@ -100,6 +102,12 @@ def captured_queries(storage: Any, send: Callable[[], None]) -> list[dict[str, A
     finally:
         transport.send = original  # type: ignore[method-assign]
     return seen
+
+
+def session_get(base: str, path: str, headers: dict[str, str]) -> Any:
+    response = requests.get(f"{base}{path}", headers=headers, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def main() -> None:
@@ -163,6 +171,26 @@ def main() -> None:
                 )
             )
 
+            work = {
+                "project_id": session_get(base, "/projects", headers)[0]["id"],
+                "activity_id": session_get(base, "/activities", headers)[0]["id"],
+            }
+            users = iter(f"seed-user-{number:05d}" for number in range(1, 1000))
+            users_lock = threading.Lock()
+
+            def s2() -> None:
+                # Each client thread is a user of its own: start a timer, then stop it.
+                if not hasattr(session, "timer"):
+                    with users_lock:
+                        user = next(users)
+                    session.timer = requests.Session()
+                    session.timer.headers["Authorization"] = f"Bearer {token(user)}"
+                started = session.timer.post(f"{base}/time-entries", json=work, timeout=60)
+                assert started.status_code == 201, started.text
+                entry = started.json()["id"]
+                stopped = session.timer.post(f"{base}/time-entries/{entry}/stop", timeout=60)
+                assert stopped.status_code == 200, stopped.text
+
             def query() -> None:
                 list(
                     container.query_items(
@@ -183,6 +211,7 @@ def main() -> None:
                     ("API S1", s1),
                     ("floor: query", query),
                     ("floor: point read", point_read),
+                    ("API S2 (start + stop)", s2),
                 ):
                     rate, median = closed_loop(call, clients, args.seconds)
                     results[(name, clients)] = rate
