@@ -55,6 +55,18 @@ class Database:
         """The storage settings that point the app at this database."""
         return self.cosmos or StorageSettings(backend="sql", sql_url=self.url)
 
+    def variables(self) -> dict[str, str]:
+        """The environment variables that point a process (the CLI, a server) at it."""
+        if self.cosmos is None:
+            return {"SQL_DATABASE_URI": self.url}
+        return {
+            "DATABASE_BACKEND": "cosmos",
+            "DATABASE_ACCOUNT_URI": self.cosmos.cosmos_account_uri or "",
+            "DATABASE_MASTER_KEY": self.cosmos.cosmos_master_key or "",
+            "DATABASE_NAME": self.cosmos.cosmos_database,
+            "COSMOS_VERIFY_TLS": "false",
+        }
+
 
 def unavailable(backend: str, error: Exception) -> None:
     message = f"{backend} is not reachable ({type(error).__name__}: {error}): {HOW_TO_GET[backend]}"

@@ -174,6 +174,17 @@ class Caller:
         return call
 
 
+def change_customers_quickly(admin: Caller, count: int) -> None:
+    """Create `count` customers and change each three times in quick succession (two updates,
+    then the archive): four change events a customer."""
+    for number in range(count):
+        customer = admin.post("/customers", json={"name": f"Customer {number}"}).json["id"]
+        for description in ("first", "second"):
+            changed = admin.put(f"/customers/{customer}", json={"description": description})
+            assert changed.status_code == 200, changed.json
+        assert admin.delete(f"/customers/{customer}").status_code == 204
+
+
 @pytest.fixture
 def admin(client: Any, tenant: str) -> Caller:
     return Caller(client, tenant, f"admin-{uuid.uuid4().hex[:8]}", (ADMIN,))

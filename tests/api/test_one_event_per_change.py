@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from tests.conftest import Caller
+from tests.conftest import Caller, change_customers_quickly
 
 
 def audit_log(storage: Any, admin: Caller) -> Counter[tuple[str, str]]:
@@ -24,12 +24,7 @@ def audit_log(storage: Any, admin: Caller) -> Counter[tuple[str, str]]:
 
 
 def test_quick_successive_changes_of_records_are_each_an_event(storage, admin):
-    for number in range(10):
-        customer = admin.post("/customers", json={"name": f"Customer {number}"}).json["id"]
-        for description in ("first", "second"):
-            changed = admin.put(f"/customers/{customer}", json={"description": description})
-            assert changed.status_code == 200, changed.json
-        assert admin.delete(f"/customers/{customer}").status_code == 204
+    change_customers_quickly(admin, 10)
 
     assert audit_log(storage, admin) == {
         ("customer", "create"): 10,

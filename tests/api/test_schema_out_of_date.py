@@ -128,26 +128,13 @@ def test_after_cli_migrate_ready_is_200_without_a_restart(make_app, fresh, tmp_p
     client = make_app(schema_recheck_seconds=3600).test_client()
     assert_out_of_date(client.get("/ready"))
 
-    result = run_cli("migrate", env=clean_env(tmp_path / "cli", **_variables(fresh)))
+    result = run_cli("migrate", env=clean_env(tmp_path / "cli", **fresh.variables()))
     assert result.returncode == 0, result.stderr
 
     # /ready asks again each time while pending, however long the app waits between checks.
     assert client.get("/ready").status_code == 200
     caller = Caller(client, "tenant-cli", "someone")
     assert caller.get("/activities").status_code == 200
-
-
-def _variables(database: Database) -> dict[str, str]:
-    settings = database.settings
-    if settings.backend == "sql":
-        return {"SQL_DATABASE_URI": database.url}
-    return {
-        "DATABASE_BACKEND": "cosmos",
-        "DATABASE_ACCOUNT_URI": settings.cosmos_account_uri or "",
-        "DATABASE_MASTER_KEY": settings.cosmos_master_key or "",
-        "DATABASE_NAME": settings.cosmos_database,
-        "COSMOS_VERIFY_TLS": "false",
-    }
 
 
 def test_all_but_the_latest_migration_applied_is_pending(make_app, operator, caplog):

@@ -309,11 +309,7 @@ def gunicorn_on_cosmos(
         HOME=str(work),
         APP_ENV="production",
         JWT_SECRET_KEY=TEST_SECRET,
-        DATABASE_BACKEND="cosmos",
-        DATABASE_ACCOUNT_URI=settings.cosmos_account_uri or "",
-        DATABASE_MASTER_KEY=settings.cosmos_master_key or "",
-        DATABASE_NAME=settings.cosmos_database,
-        COSMOS_VERIFY_TLS="false",
+        **database.variables(),
     )
     server = Gunicorn(free_port(), work / "gunicorn.log")
     command = [

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.backends import SQL_BACKENDS, create_cosmos_database, create_database
-from tests.conftest import ADMIN, Caller
+from tests.conftest import ADMIN, Caller, change_customers_quickly
 from tests.processes import REPO_ROOT, TIMEOUT, assert_one_error_line, clean_env, free_port, run_cli
 from time_tracker_api import create_app
 from time_tracker_api.config import config_for_tests
@@ -117,22 +117,8 @@ def test_dispatchers_killed_midway_on_cosmos_lose_and_repeat_no_change(cosmos_em
     database = create_cosmos_database(cosmos_emulator)
     app = create_app(config_for_tests(database.settings, tmp_path / "api"))
     admin = Caller(app.test_client(), f"tenant-{uuid.uuid4()}", "admin-cli", (ADMIN,))
-    for number in range(10):
-        customer = admin.post("/customers", json={"name": f"Customer {number}"}).json["id"]
-        for description in ("first", "second"):
-            changed = admin.put(f"/customers/{customer}", json={"description": description})
-            assert changed.status_code == 200, changed.json
-        assert admin.delete(f"/customers/{customer}").status_code == 204
-    settings = database.settings
-    env = clean_env(
-        tmp_path,
-        APP_ENV="development",
-        DATABASE_BACKEND="cosmos",
-        DATABASE_ACCOUNT_URI=settings.cosmos_account_uri or "",
-        DATABASE_MASTER_KEY=settings.cosmos_master_key or "",
-        DATABASE_NAME=settings.cosmos_database,
-        COSMOS_VERIFY_TLS="false",
-    )
+    change_customers_quickly(admin, 10)
+    env = clean_env(tmp_path, APP_ENV="development", **database.variables())
     try:
         for seconds in (0.5, 1.0, 1.5, 2.0):
             dispatcher = subprocess.Popen(
