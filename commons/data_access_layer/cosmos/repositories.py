@@ -144,22 +144,17 @@ class CosmosUserRepository:
     def __init__(self, uow: CosmosUnitOfWork):
         self.uow = uow
         self.container = uow.container(containers.USER)
-        self.pending: dict[str, dict[str, Any]] = {}
 
     def get(self, tenant_id: str, user_id: str) -> User | None:
         document = self._document(tenant_id, user_id)
         return _user(document) if document else None
 
     def _document(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-        """The user's document as this unit of work has left it so far."""
-        document_id = key_id("user", user_id)
-        pending = self.pending.get(document_id)
-        if pending is not None and pending["tenant_id"] == tenant_id:
-            return pending
-        return self.uow.read(self.container, document_id, tenant_id)
+        """The user's document as this unit of work has left it so far (reads see what the
+        unit of work staged)."""
+        return self.uow.read(self.container, key_id("user", user_id), tenant_id)
 
     def _save(self, document: dict[str, Any]) -> None:
-        self.pending[document["id"]] = document
         self.uow.stage(self.container, "upsert", document)
 
     def list(self, tenant_id: str) -> builtins.list[User]:
@@ -226,7 +221,6 @@ class CosmosUserRepository:
             "created_at": now,
             "updated_at": now,
         }
-        self.pending[document["id"]] = document
         self.uow.stage(self.container, "create", document, email_already_used)
 
     def claim_invitation(self, user: User) -> bool:
