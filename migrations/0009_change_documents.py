@@ -33,11 +33,11 @@ def _cosmos_up(database):
 def _cosmos_down(database):
     for container_id in CONTAINERS:
         _replace(database, container_id, lambda definition: definition.pop("defaultTtl", None))
-        documents = database.get_container_client(container_id).query_items(
+        container = database.get_container_client(container_id)
+        documents = container.query_items(
             "SELECT c.id, c.tenant_id FROM c WHERE c.type = 'change'",
             enable_cross_partition_query=True,
         )
-        container = database.get_container_client(container_id)
         for document in list(documents):
             container.delete_item(document["id"], partition_key=document["tenant_id"])
 

@@ -27,7 +27,6 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def replay_or_claim() -> Response | None:
-        idempotency.forget()
         header = request.headers.get(HEADER)
         if header is None or request.method not in METHODS or "principal" not in g:
             return None

@@ -39,8 +39,16 @@ def register_audit_of(container: str) -> None:
 
     def audit_changes(documents: func.DocumentList) -> None:
         changes = clients.container(container)
-        recorded = record_documents(clients.event_container(), container, documents, changes)
-        logger.info("%s: %d changed document(s), %d audit event(s)", name, len(documents), recorded)
+        tally = record_documents(clients.event_container(), container, documents, changes)
+        log = logger.warning if tally.failed or tally.parked else logger.info
+        log(
+            "%s: %d changed document(s), %d audit event(s), %d to retry, %d parked",
+            name,
+            len(documents),
+            tally.recorded,
+            tally.failed,
+            tally.parked,
+        )
 
     # The worker tells functions apart by these names; each container's function has its own.
     audit_changes.__name__ = audit_changes.__qualname__ = name

@@ -90,23 +90,6 @@ def event_document(event: AuditEvent) -> dict[str, Any]:
     return {**dataclasses.asdict(event), "date": timestamp(event.date)}
 
 
-def record_documents(
-    event_container: Any,
-    container_id: str,
-    documents: Iterable[Any],
-    changes: Any | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Record the audit events of the change documents among `documents`; returns how many.
-
-    Only change documents make events, each under the change's own id: a replay is a no-op.
-    With `changes` (the documents' container), a change whose event cannot be recorded does not
-    fail the rest: it is marked on its document for a later attempt (`retry_due`), or parked
-    after the last. A change already marked is left to `retry_due` when the feed brings it back.
-    """
-    return _record_new(event_container, container_id, documents, changes, now).recorded
-
-
 @dataclass
 class Tally:
     recorded: int = 0
@@ -119,13 +102,20 @@ class Tally:
         self.parked += other.parked
 
 
-def _record_new(
+def record_documents(
     event_container: Any,
     container_id: str,
     documents: Iterable[Any],
-    changes: Any | None,
-    now: datetime | None,
+    changes: Any | None = None,
+    now: datetime | None = None,
 ) -> Tally:
+    """Record the audit events of the change documents among `documents`.
+
+    Only change documents make events, each under the change's own id: a replay is a no-op.
+    With `changes` (the documents' container), a change whose event cannot be recorded does not
+    fail the rest: it is marked on its document for a later attempt (`retry_due`), or parked
+    after the last. A change already marked is left to `retry_due` when the feed brings it back.
+    """
     now = now or datetime.now(UTC)
     tally = Tally()
     for document in documents:
@@ -292,7 +282,7 @@ def poll_changes(database: Any, now: datetime | None = None) -> Tally:
         since = int(checkpoint["since"].get(container_id, 0))
         changes = database.get_container_client(container_id)
         documents = _change_documents(changes, "c._ts >= @since", since=since)
-        tally.add(_record_new(events, container_id, documents, changes, now))
+        tally.add(record_documents(events, container_id, documents, changes, now))
         if documents:
             checkpoint["since"][container_id] = max(int(d["_ts"]) for d in documents)
     leases.upsert_item({"id": CHECKPOINT_ID, "since": checkpoint["since"]})
