@@ -1,7 +1,8 @@
 """Idempotency-Key on every backend: a repeated write gets the first answer and is done once.
 
 Also: the answer of a write is read inside the writing transaction, so nothing visits the
-database between the commit and the answer.
+database between the commit and the answer. The tests that move time (a key's 24 hours, a
+claim's lease) run under each clock of tests/clocks.py.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def test_a_key_in_use_is_refused_until_its_request_ends(app, client, member, wor
     assert send(member, "post", "/time-entries", key, body).status_code == 201
 
 
-def test_a_claim_left_by_a_dead_request_expires_with_its_lease(app, member, work):
+def test_a_claim_left_by_a_dead_request_expires_with_its_lease(app, member, work, clock):
     body = {**work, "start_date": at("09:00"), "end_date": at("10:00")}
     key = new_key()
     storage = app.extensions["storage"]
@@ -222,7 +223,7 @@ def test_a_claim_left_by_a_dead_request_expires_with_its_lease(app, member, work
     assert len(entries_of(member)) == 1
 
 
-def test_a_request_whose_claim_was_taken_over_writes_nothing(app, member, work):
+def test_a_request_whose_claim_was_taken_over_writes_nothing(app, member, work, clock):
     """Only the claim's holder may write: a request outliving its lease is refused at commit."""
     body = {**work, "start_date": at("09:00"), "end_date": at("10:00")}
     key = new_key()
@@ -242,7 +243,7 @@ def test_a_request_whose_claim_was_taken_over_writes_nothing(app, member, work):
     assert [e["id"] for e in entries_of(member)] == [taken_over.json["id"]]
 
 
-def test_a_key_is_remembered_for_24_hours(member, work):
+def test_a_key_is_remembered_for_24_hours(member, work, clock):
     key = new_key()
     body = {**work, "start_date": at("09:00"), "end_date": at("10:00")}
     first = send(member, "post", "/time-entries", key, body)
