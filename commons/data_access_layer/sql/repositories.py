@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,7 +148,11 @@ class SqlUserRepository:
         self.connection = connection
 
     def get(self, tenant_id: str, user_id: str) -> User | None:
-        found = self._load(tenant_id, tables.users.c.id == user_id)
+        # Every request reads its caller: one statement built once, rows read as tuples.
+        rows = self.connection.execute(
+            _user_with_groups(), {"tenant_id": tenant_id, "user_id": user_id}
+        ).all()
+        found = _users_from_rows(rows)
         return found[0] if found else None
 
     def list(self, tenant_id: str) -> list[User]:
@@ -268,32 +273,52 @@ class SqlUserRepository:
         )
 
     def _load(self, tenant_id: str, condition: sa.ColumnElement[bool]) -> builtins.list[User]:
-        users, memberships = tables.users, tables.user_groups
-        rows = self.connection.execute(
-            sa.select(users, memberships.c.group_name)
-            .select_from(
-                users.outerjoin(
-                    memberships,
-                    sa.and_(
-                        memberships.c.tenant_id == users.c.tenant_id,
-                        memberships.c.user_id == users.c.id,
-                    ),
-                )
+        users = tables.users
+        query = _users_with_groups().where(users.c.tenant_id == tenant_id, condition)
+        return _users_from_rows(self.connection.execute(query).all())
+
+
+_USER_COLUMNS = ("id", "tenant_id", "email", "name", "token_groups")
+
+
+def _users_with_groups() -> sa.Select[Any]:
+    """Users with each of their granted groups (one row per group, or one without)."""
+    users, memberships = tables.users, tables.user_groups
+    return (
+        sa.select(*(users.c[name] for name in _USER_COLUMNS), memberships.c.group_name)
+        .select_from(
+            users.outerjoin(
+                memberships,
+                sa.and_(
+                    memberships.c.tenant_id == users.c.tenant_id,
+                    memberships.c.user_id == users.c.id,
+                ),
             )
-            .where(users.c.tenant_id == tenant_id, condition)
-            .order_by(users.c.email, users.c.id, memberships.c.group_name)
-        ).mappings()
-        found: dict[str, User] = {}
-        for row in rows:
-            user = found.get(row["id"])
-            if user is None:
-                user = found[row["id"]] = User(
-                    id=row["id"],
-                    tenant_id=row["tenant_id"],
-                    email=row["email"],
-                    name=row["name"],
-                    token_groups=frozenset(row["token_groups"] or ()),
-                )
-            if row["group_name"]:
-                user.granted_groups = user.granted_groups | {row["group_name"]}
-        return list(found.values())
+        )
+        .order_by(users.c.email, users.c.id, memberships.c.group_name)
+    )
+
+
+@functools.cache
+def _user_with_groups() -> sa.Select[Any]:
+    users = tables.users
+    return _users_with_groups().where(
+        users.c.tenant_id == sa.bindparam("tenant_id"), users.c.id == sa.bindparam("user_id")
+    )
+
+
+def _users_from_rows(rows: Sequence[sa.Row[Any]]) -> builtins.list[User]:
+    found: dict[str, User] = {}
+    for user_id, tenant_id, email, name, token_groups, group_name in rows:
+        user = found.get(user_id)
+        if user is None:
+            user = found[user_id] = User(
+                id=user_id,
+                tenant_id=tenant_id,
+                email=email,
+                name=name,
+                token_groups=frozenset(token_groups or ()),
+            )
+        if group_name:
+            user.granted_groups = user.granted_groups | {group_name}
+    return builtins.list(found.values())
