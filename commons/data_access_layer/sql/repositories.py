@@ -33,9 +33,17 @@ class SqlCatalogRepository:
         self._fields = [f.name for f in dataclasses.fields(kind.entity) if f.name in self.table.c]
 
     def get(self, tenant_id: str, item_id: str) -> CatalogItem | None:
-        query = self._select().where(self._live(tenant_id), self.table.c.id == item_id)
-        row = self.connection.execute(query).mappings().first()
+        row = (
+            self.connection.execute(self._by_id(), {"tenant_id": tenant_id, "item_id": item_id})
+            .mappings()
+            .first()
+        )
         return self._to_entity(row) if row else None
+
+    def _by_id(self) -> sa.Select[Any]:
+        """The statement reading one live record by id, built once per repository class and
+        table (every time entry written checks its project and activity with it)."""
+        return _catalog_by_id(type(self), self.kind)  # type: ignore[arg-type]  # classes hash
 
     def list(self, tenant_id: str, filters: Mapping[str, object]) -> list[CatalogItem]:
         query = self._select().where(self._listed(tenant_id))
@@ -136,6 +144,16 @@ class SqlProjectRepository(SqlCatalogRepository):
                 row["project_type__name"], row["project_type__description"]
             )
         return project
+
+
+@functools.cache
+def _catalog_by_id(repository: type[SqlCatalogRepository], kind: CatalogKind) -> sa.Select[Any]:
+    table = tables.CATALOG_TABLES[kind.key]
+    template = repository(None, kind)  # type: ignore[arg-type]  # builds SQL, runs none
+    return template._select().where(
+        template._live(sa.bindparam("tenant_id")),  # type: ignore[arg-type]
+        table.c.id == sa.bindparam("item_id"),
+    )
 
 
 INVITED = ""  # the invitation slot of a user added before their first login
@@ -307,7 +325,7 @@ def _user_with_groups() -> sa.Select[Any]:
     )
 
 
-def _users_from_rows(rows: Sequence[sa.Row[Any]]) -> builtins.list[User]:
+def _users_from_rows(rows: Sequence[Any]) -> builtins.list[User]:
     found: dict[str, User] = {}
     for user_id, tenant_id, email, name, token_groups, group_name in rows:
         user = found.get(user_id)

@@ -90,12 +90,8 @@ class SqlTimeEntryRepository:
         SQLite needs no row lock: a writing unit of work holds the database's write lock.
         """
         users = tables.users
-        locked = (
-            sa.select(users.c.id)
-            .where(users.c.tenant_id == tenant_id, users.c.id == owner_id)
-            .with_for_update()
-        )
-        if self.connection.execute(locked).first() is not None:
+        key = {"tenant_id": tenant_id, "owner_id": owner_id}
+        if self.connection.execute(_owner_lock(), key).first() is not None:
             return
         now = datetime.now(UTC)
         try:
@@ -111,7 +107,8 @@ class SqlTimeEntryRepository:
                     )
                 )
         except sa.exc.IntegrityError:
-            self.connection.execute(locked)  # a racer created the row: wait for its lock
+            # A racer created the row: wait for its lock.
+            self.connection.execute(_owner_lock(), key)
 
     def get(self, tenant_id: str, entry_id: str) -> TimeEntry | None:
         rows = self._fetch(_by_id(), {"tenant_id": tenant_id, "entry_id": entry_id})
@@ -130,15 +127,15 @@ class SqlTimeEntryRepository:
         exclude_id: str | None = None,
     ) -> bool:
         """Whether another live entry of the user meets [start, end) (end None: running)."""
-        condition = sa.and_(
-            self._live(tenant_id),
-            entries.c.owner_id == owner_id,
-            _meets(Window(start, end or LATEST)),
-        )
-        if exclude_id is not None:
-            condition = sa.and_(condition, entries.c.id != exclude_id)
-        query = sa.select(entries.c.id).where(condition).limit(1)
-        return self.connection.execute(query).first() is not None
+        window = Window(start, end or LATEST)
+        parameters = {
+            "tenant_id": tenant_id,
+            "owner_id": owner_id,
+            "window_start": window.start,
+            "window_end": window.end,
+            "exclude_id": exclude_id or "",  # ids are never empty
+        }
+        return self.connection.execute(_overlapping(), parameters).first() is not None
 
     def previous(
         self, tenant_id: str, owner_id: str, before: datetime, exclude_id: str
@@ -154,7 +151,7 @@ class SqlTimeEntryRepository:
         return rows[0] if rows else None
 
     def add(self, entry: TimeEntry) -> None:
-        self._write(sa.insert(entries).values(self._to_row(entry)))
+        self._write(_insert(), self._to_row(entry))
 
     def add_many(self, new_entries: Iterable[TimeEntry]) -> None:
         """Insert entries in one batch, for seeding; the caller guarantees the rules."""
@@ -186,11 +183,8 @@ class SqlTimeEntryRepository:
                 )
 
     def update(self, entry: TimeEntry) -> None:
-        self._write(
-            sa.update(entries)
-            .where(entries.c.tenant_id == entry.tenant_id, entries.c.id == entry.id)
-            .values(self._to_row(entry))
-        )
+        row = self._to_row(entry)
+        self._write(_update(), {f"new_{name}": value for name, value in row.items()})
 
     def list(self, query: TimeEntryQuery) -> builtins.list[TimeEntry]:
         return self._fetch(_listing(_Shape.of(query)), _parameters(query))
@@ -294,12 +288,12 @@ class SqlTimeEntryRepository:
         row["running_slot"] = 1 if entry.end_date is None and entry.deleted is None else None
         return row
 
-    def _write(self, statement: sa.Executable) -> None:
+    def _write(self, statement: sa.Executable, parameters: dict[str, Any]) -> None:
         # The lock makes these rare; they still turn a backstop's refusal into the rule's answer.
         # No savepoint: a refused write ends the unit of work (the exception rolls it back), so
         # nothing runs in the failed transaction afterwards, and two round trips are saved.
         try:
-            self.connection.execute(statement)
+            self.connection.execute(statement, parameters)
         except sa.exc.IntegrityError as error:
             if "running" in str(error.orig):
                 raise RunningEntryExists() from error
@@ -309,6 +303,7 @@ class SqlTimeEntryRepository:
 
 
 _STORED_COUNT = len(STORED)
+_ENTRY: Any = TimeEntry  # called with the stored columns by position, which typing cannot follow
 
 
 def _entity(row: Sequence[Any]) -> TimeEntry:
@@ -316,7 +311,7 @@ def _entity(row: Sequence[Any]) -> TimeEntry:
     owner_email, name, status, customer_id, activity_name, customer_name = row[_STORED_COUNT:]
     if name is not None and status == INACTIVE:
         name += ARCHIVED_SUFFIX
-    return TimeEntry(
+    return _ENTRY(
         *row[:_STORED_COUNT],
         owner_email=owner_email,
         project_name=name,
@@ -390,7 +385,7 @@ def _listing(shape: _Shape) -> sa.Select[Any]:
     if shape.owners:
         conditions.append(entries.c.owner_id.in_(sa.bindparam("owner_ids", expanding=True)))
     if shape.excluded:
-        excluded = sa.bindparam("excluded_owner_ids", expanding=True)
+        excluded: sa.BindParameter[Any] = sa.bindparam("excluded_owner_ids", expanding=True)
         conditions.append(entries.c.owner_id.not_in(excluded))
     for field, present in (
         ("project_id", shape.project),
@@ -420,4 +415,61 @@ def _running() -> sa.Select[Any]:
             entries.c.owner_id == sa.bindparam("owner_id"),
             entries.c.running_slot.is_not(None),
         )
+    )
+
+
+_ROW_COLUMNS = (*STORED, "running_slot")  # what `_to_row` writes
+
+
+@functools.cache
+def _insert() -> sa.Insert:
+    return sa.insert(entries)
+
+
+@functools.cache
+def _update() -> sa.Update:
+    # The key's parameters are the row's own tenant and id (`new_…`: SQLAlchemy reserves a
+    # column's name for its SET value).
+    return (
+        sa.update(entries)
+        .where(
+            entries.c.tenant_id == sa.bindparam("new_tenant_id"),
+            entries.c.id == sa.bindparam("new_id"),
+        )
+        .values(
+            {name: sa.bindparam(f"new_{name}", type_=entries.c[name].type) for name in _ROW_COLUMNS}
+        )
+    )
+
+
+@functools.cache
+def _overlapping() -> sa.Select[Any]:
+    window = intervals_meet(
+        entries.c.start_date,
+        entries.c.end_date,
+        sa.bindparam("window_start", type_=UTCDateTime()),
+        sa.bindparam("window_end", type_=UTCDateTime()),
+    )
+    return (
+        sa.select(entries.c.id)
+        .where(
+            _live_in_tenant(),
+            entries.c.owner_id == sa.bindparam("owner_id"),
+            window,
+            entries.c.id != sa.bindparam("exclude_id"),
+        )
+        .limit(1)
+    )
+
+
+@functools.cache
+def _owner_lock() -> sa.Select[Any]:
+    users = tables.users
+    return (
+        sa.select(users.c.id)
+        .where(
+            users.c.tenant_id == sa.bindparam("tenant_id"),
+            users.c.id == sa.bindparam("owner_id"),
+        )
+        .with_for_update()
     )

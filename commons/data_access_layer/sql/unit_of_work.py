@@ -81,6 +81,7 @@ def _answers(engine: sa.Engine) -> bool:
     return True
 
 
+_OUTBOX_INSERT = sa.insert(tables.outbox)  # its values are a change's, given per execution
 _REPOSITORIES: dict[str, type[SqlCatalogRepository]] = {"project": SqlProjectRepository}
 
 
@@ -121,19 +122,20 @@ class SqlUnitOfWork:
 
     def add_event(self, event: RecordChanged) -> None:
         self.connection.execute(
-            sa.insert(tables.outbox).values(
-                id=str(uuid.uuid4()),
-                tenant_id=event.tenant_id,
-                container_id=event.container_id,
-                item_id=event.item_id,
-                action=event.action,
-                user_id=event.user_id,
-                description=event.description[:500],
-                session_id=event.session_id,
-                occurred_at=datetime.now(UTC),
-                status="pending",
-                attempts=0,
-            )
+            _OUTBOX_INSERT,
+            {
+                "id": str(uuid.uuid4()),
+                "tenant_id": event.tenant_id,
+                "container_id": event.container_id,
+                "item_id": event.item_id,
+                "action": event.action,
+                "user_id": event.user_id,
+                "description": event.description[:500],
+                "session_id": event.session_id,
+                "occurred_at": datetime.now(UTC),
+                "status": "pending",
+                "attempts": 0,
+            },
         )
 
     def commit(self) -> None:
