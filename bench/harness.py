@@ -1,26 +1,43 @@
-"""The benchmark: the API served as in production on 1M entries, against its floors and a peer.
+"""The benchmark: the API served as in production on 1M entries, beside its floors and a peer.
 
 Run on demand, never in tests; `bench/run.sh` installs what it needs first (wrk, TimeTagger):
 
-    bench/run.sh                                     # everything, ~20 min on 2 cores
-    bench/run.sh --duration 5 --repeat 1 --scenarios S1,F,D1 --no-peer   # a quick look
-    bench/run.sh --reseed                            # recreate and seed both databases first
+    bench/run.sh                                   # everything: about 25 min on 2 cores
+    bench/run.sh --duration 2 --warmup 1 --repeat 1 --scenarios S1,S2,S3,P,D2 --no-scaling
+    bench/run.sh --backends postgresql --no-peer   # PostgreSQL only, without TimeTagger
+    bench/run.sh --reseed                          # drop and seed the databases again
 
-In one run it (1) seeds, if they are missing, `tt_bench` (500 users x 730 days, 1,044,498
-entries) and `tt_bench_100k` (50 users x 730 days) through `cli.py seed`, and migrates them;
-(2) serves `time_tracker_api:create_app()` with gunicorn as docker-entrypoint.sh does
-(APP_ENV=production, its flags, a fresh random JWT_SECRET_KEY) on a free loopback port and
-drives S1-S6 at 1 and 16 clients (wrk with a generated Lua script; S2's start-then-stop flow
-with an asyncio keep-alive client, one user per client); (3) serves the framework floor F
-(bench/floor_app.py: bare Flask verifying the same JWT) under the same gunicorn settings; (4)
-measures the database floors D1, D3, D4: the statements S1, S3 and S4 send, captured from the
-app and replayed with psycopg (bench/db_floor.py); (5) serves the API on the 100k database
-for S1 and S3 (scaling); (6) measures TimeTagger side by side (bench/peer_timetagger.py).
-Each measurement is --repeat runs of --duration seconds after a --warmup; the run with the
+In one run it
+
+1. brings the data up to now: `cli.py seed` fills (500 people x 730 days, about 1.04M
+   entries, seed-user-00001...00400 with a timer running, 00401...00500 without: S2's) the
+   PostgreSQL database `tt_bench`, the SQLite file bench/.data/tt_bench.sqlite and the
+   MariaDB database `tt_bench`, and 50 people into PostgreSQL `tt_bench_100k` (scaling). A
+   database without the data is seeded; one whose newest entry is older than today is
+   extended to now by the same command (it writes only what is missing, ends the timers that
+   ran out and starts today's); the command ends with ANALYZE. Every database is migrated.
+2. serves `time_tracker_api:create_app()` on each backend with gunicorn as
+   docker-entrypoint.sh does (APP_ENV=production, its flags, a fresh random JWT_SECRET_KEY)
+   on a free loopback port, and beside it, under the same gunicorn settings, the framework
+   floor F (bench/floor_app.py: bare Flask verifying the same JWT) and the Python floor P
+   (bench/python_floor.py: a plain WSGI callable verifying the JWT, running S1's SQL with
+   psycopg, dumping the rows with orjson); and TimeTagger (bench/peer_timetagger.py).
+3. measures, at 1 and 16 clients, each scenario together with what it is compared with, the
+   runs of the group alternating (S1 on PostgreSQL, S1 on SQLite, S1 on MariaDB, F, P, D1,
+   T1, S1 on PostgreSQL, ...) so that the machine's drift falls on all of them alike: S1 with
+   F, P, D1 and T1; S2 with D2, T2 and T2c; S3 with D3 (TimeTagger has no summary); S4 with
+   D4; then S5 and S6. D1-D4, the database floors, replay the statements the scenario sends,
+   captured from the app, with psycopg (bench/db_floor.py); D2's replays are real writes
+   (fresh ids, the clock's timestamps, committed). S1-S3 run on every backend, the rest on
+   PostgreSQL only.
+4. measures S1 and S3 on the 1M and the 100k PostgreSQL databases, alternating (scaling).
+
+Each measurement is a --warmup, then --repeat runs of --duration seconds; the run with the
 median throughput is reported, with requests/s, p50/p95/p99, peak RSS per worker (VmHWM),
-CPU of the load generator and the server, and how busy the machine was. Figures go to
-bench/results/<timestamp>.json and, with the ratios and the targets, .md. See
-docs/benchmarks.md.
+CPU of the load generator and the server, and how busy the machine was. The size of each
+scenario's answer (entries, bytes of JSON) is taken once before. Figures go to
+bench/results/<timestamp>.json (or --output) and, with the ratios and the targets, to the
+.md beside it. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -29,39 +46,50 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import platform
 import resource
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import jwt
 import psycopg
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench.* and the application, when run as bench/harness.py
 RESULTS = ROOT / "bench" / "results"
+DATA = ROOT / "bench" / ".data"  # the SQLite database (ignored by git: bench/.gitignore)
 TENANT = "bench-tenant"
 MEMBER = "seed-user-00001"
 ADMIN = "seed-user-00002"  # a seeded user given the admin role in the token
 ADMIN_ROLE = "time-tracker-admin"
-S2_FIRST_USER = 400  # S2 client n writes as seed-user-(400 + n)
-S2_MARK = "bench-harness S2"  # the description of S2's entries, so they can be removed
+# S2 client n (1, 2, ...) writes as seed-user-(400 + n): `cli.py seed` runs no timer for them.
+S2_FIRST_USER = 400
+S2_MARK = "bench-harness S2"  # the description of S2's (and D2's) entries, so they can be removed
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench"
 SCALING_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench_100k"
-DATASETS = {  # (users, days) seeded through `cli.py seed` by bench/time_entries.py
-    "1M": (500, 730),  # 1,044,498 entries
-    "100k": (50, 730),  # the same timelines for 50 people: 104,537 entries
+SQLITE_URL = f"sqlite:///{DATA / 'tt_bench.sqlite'}"
+MARIADB_URL = "mariadb+pyodbc://root:@127.0.0.1:3306/tt_bench?driver=MariaDB+Unicode"
+BACKENDS = ("postgresql", "sqlite", "mariadb")
+EVERY_BACKEND = ("S1", "S2", "S3")  # the scenarios measured on every backend
+DATASETS = {  # (users, days) seeded through `cli.py seed`
+    "1M": (500, 730),  # about 1,044,000 entries
+    "100k": (50, 730),  # the same timelines for 50 people: about 104,000 entries
 }
 SCALING = ("S1", "S3")
 PAIRED = "1M paired"  # the 1M figures measured alongside the 100k ones
@@ -74,7 +102,9 @@ class Scenario:
     title: str
     path: str = ""
     admin: bool = False
+    kind: str = "api"  # api, framework (F), python (P), database (D...), peer (T...)
     floor_of: str = ""  # a database floor: the SQL of this API scenario, run with psycopg
+    group: str = ""  # measured with this API scenario, their runs alternating
 
 
 SCENARIOS = {
@@ -91,14 +121,58 @@ SCENARIOS = {
         ),
         Scenario("S5", "member's latest entries", "/time-entries/latest"),
         Scenario("S6", "GET /projects", "/projects"),
-        Scenario("F", "framework floor: bare Flask verifies the JWT, returns a constant", "/floor"),
-        Scenario("D1", "database floor of S1: its SQL run with psycopg", floor_of="S1"),
-        Scenario("D3", "database floor of S3: its SQL run with psycopg", floor_of="S3"),
-        Scenario("D4", "database floor of S4: its SQL run with psycopg", floor_of="S4"),
+        Scenario(
+            "F",
+            "framework floor: bare Flask verifies the JWT, returns a constant",
+            "/floor",
+            kind="framework",
+            group="S1",
+        ),
+        Scenario(
+            "P",
+            "Python floor of S1: plain WSGI verifies the JWT, runs S1's SQL with psycopg,"
+            " dumps the rows with orjson",
+            "/p",
+            kind="python",
+            group="S1",
+        ),
+        Scenario(
+            "D1",
+            "database floor of S1: its SQL run with psycopg",
+            kind="database",
+            floor_of="S1",
+            group="S1",
+        ),
+        Scenario(
+            "D2",
+            "database floor of S2: its start's and stop's SQL run with psycopg, fresh ids",
+            kind="database",
+            floor_of="S2",
+            group="S2",
+        ),
+        Scenario(
+            "D3",
+            "database floor of S3: its SQL run with psycopg",
+            kind="database",
+            floor_of="S3",
+            group="S3",
+        ),
+        Scenario(
+            "D4",
+            "database floor of S4: its SQL run with psycopg",
+            kind="database",
+            floor_of="S4",
+            group="S4",
+        ),
+        Scenario("T1", "TimeTagger: list one user's month", kind="peer", group="S1"),
+        Scenario("T2", "TimeTagger: start then stop a timer", kind="peer", group="S2"),
+        Scenario("T2c", "TimeTagger: put one finished record", kind="peer", group="S2"),
     )
 }
+PEER_OF = {"S1": ("T1",), "S2": ("T2", "T2c")}  # TimeTagger's comparable operations
 API_APP = "time_tracker_api:create_app()"
 FLOOR_APP = "bench.floor_app:create_app()"
+PYTHON_FLOOR_APP = "bench.python_floor:create_app()"
 
 
 @dataclass
@@ -119,6 +193,7 @@ class Result:
     note: str = ""
     dataset: str = "1M"
     runs_requests_per_s: list[float] = field(default_factory=list)  # every run; median reported
+    backend: str = "postgresql"  # "" for TimeTagger
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -128,10 +203,17 @@ class Server:
     """gunicorn as docker-entrypoint.sh runs it, on a free loopback port."""
 
     def __init__(
-        self, database_url: str, args: argparse.Namespace, log: Path, app: str = API_APP
+        self,
+        database_url: str,
+        args: argparse.Namespace,
+        log: Path,
+        app: str = API_APP,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """`args`: the harness's --workers, --threads, --worker-class and --gunicorn."""
+        """`args`: the harness's --workers, --threads, --worker-class and --gunicorn; `env`:
+        more environment variables for the app."""
         self.port = free_port()
+        self.database_url = database_url
         self.secret = secrets.token_urlsafe(32)
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [
@@ -162,6 +244,7 @@ class Server:
             "JWT_SECRET_KEY": self.secret,
             # A few tokens send thousands of requests a second: measure the API, not the limiter.
             "RATE_LIMIT": "off",
+            **(env or {}),
         }
         self.log = log
         self._log_file = log.open("wb")
@@ -439,12 +522,21 @@ async def timer_client(
 
 def run_timers(port: int, secret: str, catalog: dict, clients: int, duration: float) -> dict:
     """S2, client n writing as seed-user-(400 + n)."""
-    body = json.dumps({**catalog, "description": S2_MARK}).encode()
-    users = [f"seed-user-{S2_FIRST_USER + n:05d}" for n in range(clients)]
+    body = timer_body(catalog)
+    users = [s2_user(n) for n in range(1, clients + 1)]
     return run_clients(
         [partial(timer_client, port, bearer(token(secret, user)), body) for user in users],
         duration,
     )
+
+
+def s2_user(n: int) -> str:
+    """The user S2's client n (from 1) writes as."""
+    return f"seed-user-{S2_FIRST_USER + n:05d}"
+
+
+def timer_body(catalog: dict[str, str]) -> bytes:
+    return json.dumps({**catalog, "description": S2_MARK}).encode()
 
 
 def own_cpu() -> float:
@@ -458,98 +550,277 @@ def percentile(ordered: list[float], pct: int) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-# --- the database -------------------------------------------------------------------------
+# --- the databases ------------------------------------------------------------------------
 
 
 def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def backend_of(url: str) -> str:
+    name = sa.make_url(url).get_backend_name()
+    return "mariadb" if name in ("mysql", "mariadb") else name
+
+
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+def engine(url: str) -> sa.Engine:
+    """One engine per database for the harness's own statements (the app's settings)."""
+    if url not in _ENGINES:
+        from commons.data_access_layer.sql.engine import create_sql_engine
+
+        _ENGINES[url] = create_sql_engine(url)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    for found in _ENGINES.values():
+        found.dispose()
+    _ENGINES.clear()
+
+
+def _server_engine(url: str) -> tuple[sa.Engine, str]:
+    """An AUTOCOMMIT engine on the database's server (not the database), and its name."""
+    from commons.data_access_layer.sql.engine import normalized_url
+
+    parsed = normalized_url(url)
+    other = "postgres" if backend_of(url) == "postgresql" else "mysql"
+    return sa.create_engine(parsed.set(database=other), isolation_level="AUTOCOMMIT"), str(
+        parsed.database
+    )
+
+
+def create_database(url: str, drop: bool = False) -> None:
+    """Create the database (or the SQLite file's folder) unless it is there; `drop` first."""
+    dispose_engines()
+    if backend_of(url) == "sqlite":
+        path = Path(str(sa.make_url(url).database))
+        if drop:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    admin, name = _server_engine(url)
+    try:
+        with admin.connect() as connection:
+            if backend_of(url) == "postgresql":
+                if drop:
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                there = connection.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).first()
+                if there is None:
+                    connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            else:
+                if drop:
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+                connection.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {name}")
+    finally:
+        admin.dispose()
+
+
+def cli(url: str, *arguments: str, quiet: bool = False) -> None:
+    """`python cli.py ...` on the database, as a deployment runs it."""
+    env = {**os.environ, "APP_ENV": "development", "SQL_DATABASE_URI": url}
+    output = subprocess.DEVNULL if quiet else None
+    command = [sys.executable, "cli.py", *arguments]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=output)  # noqa: S603
+
+
 def migrate(url: str) -> None:
     """Bring the schema up to date, as a deployment does before starting the server."""
-    env = {**os.environ, "APP_ENV": "development", "SQL_DATABASE_URI": url}
-    command = [sys.executable, "cli.py", "migrate"]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    cli(url, "migrate", quiet=True)
+
+
+def ensure_dataset(url: str, name: str, reseed: bool) -> dict[str, Any]:
+    """The dataset on the database, up to now: seeded through `cli.py seed` when missing,
+    extended by it (to now, idempotently) when its newest entry is older than today."""
+    users, days = DATASETS[name]
+    create_database(url, drop=reseed)
+    migrate(url)
+    remove_timer_entries(url)
+    newest = newest_entry(url)
+    action = "up to date"
+    seconds = 0.0
+    if newest is None or newest.date() < datetime.now(UTC).date():
+        action = "seeded" if newest is None else f"extended (its newest entry: {newest:%F})"
+        print(f"{backend_of(url)} {name}: {action}, {users} users x {days} days", file=sys.stderr)
+        started = time.monotonic()
+        cli(url, "seed", "--tenant-id", TENANT, "--users", str(users), "--days", str(days))
+        seconds = round(time.monotonic() - started, 1)
+    stopped = stop_s2_timers(url)
+    return {
+        "backend": backend_of(url),
+        "dataset": name,
+        "entries": count_entries(url),
+        "users": users,
+        "days": days,
+        "action": action,
+        "seed_s": seconds,
+        "s2_timers_stopped": stopped,
+        "running": count_entries(url, running=True),
+    }
+
+
+def _tables() -> Any:
+    from commons.data_access_layer.sql import tables
+
+    return tables
+
+
+def newest_entry(url: str) -> datetime | None:
+    """When the tenant's latest entry starts; None without entries."""
+    entries = _tables().time_entry
+    with engine(url).connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.max(entries.c.start_date)).where(entries.c.tenant_id == TENANT)
+        ).scalar_one()
+
+
+def count_entries(url: str, running: bool = False) -> int:
+    entries = _tables().time_entry
+    query = sa.select(sa.func.count()).where(entries.c.tenant_id == TENANT)
+    if running:
+        query = query.where(entries.c.end_date.is_(None), entries.c.deleted.is_(None))
+    with engine(url).connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def entries_per_user(url: str) -> float:
+    entries = _tables().time_entry
+    query = sa.select(sa.func.count(), sa.func.count(sa.distinct(entries.c.owner_id))).where(
+        entries.c.tenant_id == TENANT
+    )
+    with engine(url).connect() as connection:
+        total, owners = connection.execute(query).one()
+    return total / owners if owners else 0.0
 
 
 def active_catalog(url: str) -> dict[str, str]:
     """An active project and activity of the tenant, for S2's entries."""
-    with psycopg.connect(libpq_url(url)) as connection:
-        ids = {}
-        for table, key in (("project", "project_id"), ("activity", "activity_id")):
-            row = connection.execute(
-                f"SELECT id FROM {table} WHERE tenant_id = %s AND status = 'active'"  # noqa: S608
-                " AND deleted IS NULL ORDER BY id LIMIT 1",
-                (TENANT,),
-            ).fetchone()
-            if row is None:
-                raise SystemExit(f"no active {table} in {TENANT}: seed first (--reseed)")
-            ids[key] = row[0]
-        return ids
+    tables = _tables()
+    ids = {}
+    with engine(url).connect() as connection:
+        for table, key in ((tables.project, "project_id"), (tables.activity, "activity_id")):
+            found = connection.execute(
+                sa.select(table.c.id)
+                .where(
+                    table.c.tenant_id == TENANT,
+                    table.c.status == "active",
+                    table.c.deleted.is_(None),
+                )
+                .order_by(table.c.id)
+                .limit(1)
+            ).scalar()
+            if found is None:
+                raise SystemExit(f"no active {table.name} in {TENANT}: seed first (--reseed)")
+            ids[key] = found
+    return ids
 
 
 def remove_timer_entries(url: str) -> int:
-    """Delete what S2 wrote (entries and their outbox rows), so every run sees the same data."""
-    with psycopg.connect(libpq_url(url)) as connection:
-        connection.execute(
-            "DELETE FROM outbox WHERE tenant_id = %s AND item_id IN"
-            " (SELECT id FROM time_entry WHERE tenant_id = %s AND description = %s)",
-            (TENANT, TENANT, S2_MARK),
-        )
+    """Delete what S2 and D2 wrote (entries and their outbox rows), so every run sees the same
+    data."""
+    tables = _tables()
+    entries, outbox = tables.time_entry, tables.outbox
+    marked = sa.select(entries.c.id).where(
+        entries.c.tenant_id == TENANT, entries.c.description == S2_MARK
+    )
+    with engine(url).begin() as connection:
+        ids = connection.execute(marked).scalars().all()
+        for first in range(0, len(ids), 1000):
+            connection.execute(
+                sa.delete(outbox).where(
+                    outbox.c.tenant_id == TENANT, outbox.c.item_id.in_(ids[first : first + 1000])
+                )
+            )
         return connection.execute(
-            "DELETE FROM time_entry WHERE tenant_id = %s AND description = %s",
-            (TENANT, S2_MARK),
+            sa.delete(entries).where(
+                entries.c.tenant_id == TENANT, entries.c.description == S2_MARK
+            )
         ).rowcount
 
 
-def count_entries(url: str, missing_ok: bool = False) -> int:
-    """Time entries in the database; 0 for a missing database or table when missing_ok."""
-    try:
-        with psycopg.connect(libpq_url(url)) as connection:
-            return connection.execute("SELECT count(*) FROM time_entry").fetchone()[0]
-    except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
-        if missing_ok:
-            return 0
-        raise
-
-
-def entries_per_user(url: str) -> float:
-    with psycopg.connect(libpq_url(url)) as connection:
+def stop_s2_timers(url: str, clients: int = 16) -> int:
+    """End any timer still running for S2's users (seeded with another share, or left by an
+    interrupted run), so that S2 can start theirs."""
+    entries = _tables().time_entry
+    users = [s2_user(n) for n in range(1, clients + 1)]
+    with engine(url).begin() as connection:
         return connection.execute(
-            "SELECT count(*)::float / count(DISTINCT owner_id) FROM time_entry"
-            " WHERE tenant_id = %s",
-            (TENANT,),
-        ).fetchone()[0]
+            sa.update(entries)
+            .where(
+                entries.c.tenant_id == TENANT,
+                entries.c.owner_id.in_(users),
+                entries.c.end_date.is_(None),
+            )
+            .values(end_date=datetime.now(UTC), running_slot=None)
+        ).rowcount
 
 
-# --- the run ------------------------------------------------------------------------------
+# --- what is measured ---------------------------------------------------------------------
+
+Once = Callable[[float], dict]  # one run of a measurement, for the seconds given
 
 
-def measure(
-    server: Server, scenario: Scenario, clients: int, args: argparse.Namespace, bearers: dict
-) -> Result:
-    def once(duration: float) -> dict:
-        if scenario.name == "S2":
-            return run_timers(server.port, server.secret, bearers["catalog"], clients, duration)
-        header = bearer(bearers["admin" if scenario.admin else "member"])
-        return run_wrk(server.base, scenario.path, header, clients, duration)
+@dataclass
+class Member:
+    """One thing measured in a group: a scenario on a server (or a floor, or the peer)."""
 
-    if args.warmup > 0:
-        once(args.warmup)
-    runs = [observed(once, args.duration, server.cpu_seconds) for _ in range(args.repeat)]
-    figures = median_run(runs)
-    return Result(
-        **result_fields(figures, runs),
-        scenario=scenario.name,
-        clients=clients,
-        worker_peak_rss_mb=server.peak_rss_mb(),
-        note="start + stop requests counted separately" if scenario.name == "S2" else "",
-    )
+    scenario: Scenario
+    once: Callable[[int], Once]  # clients -> one run
+    server_cpu: Callable[[], float] | None = None
+    rss: Callable[[], list[float]] = list
+    note: Callable[[int], str] = lambda clients: ""
+    backend: str = "postgresql"
+    dataset: str = "1M"
+
+    @property
+    def label(self) -> str:
+        where = self.backend or "TimeTagger"
+        return f"{self.scenario.name} ({where}{'' if self.dataset == '1M' else ' ' + self.dataset})"
 
 
-def observed(
-    once: Callable[[float], dict], duration: float, server_cpu: Callable[[], float] | None
-) -> dict:
+def measure_group(members: list[Member], args: argparse.Namespace) -> list[Result]:
+    """The members at each client count, their runs alternating: warm-ups A, B, ..., then
+    A, B, ..., A, B, ... (--repeat rounds); each member's median run is reported."""
+    results = []
+    names = ", ".join(member.label for member in members)
+    for clients in args.clients:
+        onces = [member.once(clients) for member in members]
+        if args.warmup > 0:
+            for once in onces:
+                once(args.warmup)
+        runs: list[list[dict]] = [[] for _ in members]
+        for round_ in range(args.repeat):
+            for member, once, found in zip(members, onces, runs, strict=True):
+                run = observed(once, args.duration, member.server_cpu)
+                found.append(run)
+                print(
+                    f"  {member.label} x{clients} run {round_ + 1}/{args.repeat}:"
+                    f" {run['requests'] / run['duration_s']:.1f} req/s",
+                    file=sys.stderr,
+                )
+        for member, found in zip(members, runs, strict=True):
+            note = member.note(clients)
+            if len(members) > 1:
+                note = "; ".join(filter(None, [note, f"runs alternated with {names}"]))
+            result = Result(
+                **result_fields(median_run(found), found),
+                scenario=member.scenario.name,
+                clients=clients,
+                worker_peak_rss_mb=member.rss(),
+                note=note,
+                dataset=member.dataset,
+                backend=member.backend,
+            )
+            report_progress(result)
+            results.append(result)
+    return results
+
+
+def observed(once: Once, duration: float, server_cpu: Callable[[], float] | None) -> dict:
     """One measured run, with the server's CPU seconds and how busy the machine was."""
     cpu_before, machine = (server_cpu() if server_cpu else 0.0), machine_ticks()
     figures = once(duration)
@@ -583,204 +854,270 @@ def result_fields(figures: dict, runs: list[dict]) -> dict:
 
 
 def machine_ticks() -> tuple[int, int]:
-    """Busy and total jiffies of all CPUs (/proc/stat): PostgreSQL's share is in there too."""
+    """Busy and total jiffies of all CPUs (/proc/stat): the databases' share is in there too."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
 
 
-def run_scenarios(
-    server: Server, scenarios: list[Scenario], args: argparse.Namespace, catalog: dict
-) -> list[Result]:
-    server.wait_ready()
-    bearers = {
-        "member": token(server.secret, MEMBER),
-        "admin": token(server.secret, ADMIN, admin=True),
-        "catalog": catalog,
-    }
-    results = []
-    for scenario in scenarios:
-        for clients in args.clients:
-            result = measure(server, scenario, clients, args, bearers)
-            report_progress(result)
-            results.append(result)
-    return results
+def report_progress(result: Result) -> None:
+    where = result.backend or "TimeTagger"
+    print(
+        f"{result.scenario} ({where}, {result.dataset}) x{result.clients}:"
+        f" {result.requests_per_s} req/s, p50 {result.p50_ms} ms, errors {result.errors}",
+        file=sys.stderr,
+    )
+
+
+def with_latencies(figures: dict) -> dict:
+    """A psycopg replay's figures with the percentiles the results want."""
+    ordered = figures.pop("latencies")
+    figures["latencies_ms"] = tuple(percentile(ordered, q) * 1000 for q in (50, 95, 99))
+    return figures
+
+
+def api_member(scenario: Scenario, server: Server, catalog: dict, dataset: str) -> Member:
+    def once(clients: int) -> Once:
+        if scenario.name == "S2":
+            return partial(run_timers, server.port, server.secret, catalog, clients)
+        user = ADMIN if scenario.admin else MEMBER
+        header = bearer(token(server.secret, user, admin=scenario.admin))
+        return partial(run_wrk, server.base, scenario.path, header, clients)
+
+    return Member(
+        scenario,
+        once,
+        server.cpu_seconds,
+        server.peak_rss_mb,
+        (lambda clients: "start + stop requests counted separately")
+        if scenario.name == "S2"
+        else (lambda clients: ""),
+        backend=backend_of(server.database_url),
+        dataset=dataset,
+    )
+
+
+def floor_member(scenario: Scenario, server: Server, note: str = "") -> Member:
+    def once(clients: int) -> Once:
+        header = bearer(token(server.secret, MEMBER))
+        return partial(run_wrk, server.base, scenario.path, header, clients)
+
+    return Member(scenario, once, server.cpu_seconds, server.peak_rss_mb, lambda n: note)
+
+
+def capture_claims(user: str, admin: bool = False) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {"oid": user, "tid": TENANT, "iat": now, "exp": now + 3600}
+    if admin:
+        claims["roles"] = [ADMIN_ROLE]
+    return claims
+
+
+def database_member(scenario: Scenario, url: str, catalog: dict) -> Member:
+    """D1-D4: the SQL of the API scenario, captured from the app, replayed with psycopg."""
+    from bench import db_floor
+
+    source = SCENARIOS[scenario.floor_of]
+    if source.name == "S2":
+        requests, fresh = db_floor.capture_timer(
+            url, capture_claims(s2_user(1)), timer_body(catalog)
+        )
+        note = f"{db_floor.describe(requests)}; start + stop counted separately"
+
+        def once(clients: int) -> Once:
+            users = [{s2_user(1): s2_user(n)} for n in range(1, clients + 1)]
+
+            def run(seconds: float) -> dict:
+                figures = db_floor.replay_timer(libpq_url(url), requests, fresh, users, seconds)
+                return with_latencies(figures)
+
+            return run
+
+        return Member(scenario, once, note=lambda clients: note)
+    user = ADMIN if source.admin else MEMBER
+    statements = db_floor.capture(url, source.path, capture_claims(user, source.admin))
+
+    def once(clients: int) -> Once:
+        def run(seconds: float) -> dict:
+            return with_latencies(db_floor.replay(libpq_url(url), statements, clients, seconds))
+
+        return run
+
+    note = f"{len(statements)} statements per request, one transaction"
+    return Member(scenario, once, note=lambda clients: note)
+
+
+def peer_member(scenario: Scenario, peer: Any) -> Member:
+    return Member(
+        scenario,
+        partial(peer.once, scenario.name),
+        peer.cpu_seconds,
+        peer.peak_rss_mb,
+        partial(peer.note, scenario.name),
+        backend="",
+        dataset="TimeTagger",
+    )
+
+
+# --- the size of the answers --------------------------------------------------------------
+
+
+def answer_size(
+    base: str, path: str, header: Header, method: str = "GET", body: bytes | None = None
+) -> dict[str, Any]:
+    """Entries (a list's length, or a page's) and bytes of one answer."""
+    request = urllib.request.Request(  # noqa: S310 - our own loopback server
+        f"{base}{path}",
+        data=body,
+        method=method,
+        headers={header[0]: header[1], "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            payload = response.read()
+    except urllib.error.HTTPError as error:
+        raise SystemExit(f"{method} {path}: {error.code} {error.read()[:300]!r}") from None
+    document = json.loads(payload)
+    entries: int | None = None
+    if isinstance(document, list):
+        entries = len(document)
+    elif isinstance(document, dict) and isinstance(document.get("data"), list):
+        entries = len(document["data"])
+    elif isinstance(document, dict) and "id" in document:
+        entries = 1
+    return {"entries": entries, "bytes": len(payload), "body": document}
+
+
+def api_answer(scenario: Scenario, server: Server, catalog: dict) -> dict[str, Any]:
+    if scenario.name == "S2":
+        header = bearer(token(server.secret, s2_user(1)))
+        start = answer_size(server.base, "/time-entries", header, "POST", timer_body(catalog))
+        stop = answer_size(server.base, f"/time-entries/{start['body']['id']}/stop", header, "POST")
+        return {"entries": 1, "bytes": start["bytes"], "stop_bytes": stop["bytes"]}
+    header = bearer(token(server.secret, ADMIN if scenario.admin else MEMBER, scenario.admin))
+    found = answer_size(server.base, scenario.path, header)
+    found.pop("body")
+    return found
+
+
+def require_data(answers: dict[str, dict[str, dict]]) -> None:
+    """Every read scenario must answer with data: an empty month would measure nothing."""
+    for scenario, by_backend in answers.items():
+        for backend, answer in by_backend.items():
+            if answer.get("entries") == 0:
+                raise SystemExit(f"{scenario} on {backend or 'TimeTagger'} answered no entries")
+
+
+# --- the run ------------------------------------------------------------------------------
 
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'scen':<5}{'data':>11}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'load gen cpu%':>16}{'server cpu%':>14}{'machine busy%':>14}"
-        "  peak RSS/worker MB"
+        f"{'scen':<5}{'backend':>11}{'data':>11}{'clients':>8}{'req/s':>10}{'p50 ms':>9}"
+        f"{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'load gen cpu%':>16}{'server cpu%':>14}"
+        f"{'machine busy%':>14}  peak RSS/worker MB"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.scenario:<5}{r.dataset:>11}{r.clients:>8}{r.requests_per_s:>10.1f}{r.p50_ms:>9.2f}"
-            f"{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}"
-            f"{100 * r.loadgen_cpu_s / r.duration_s:>16.0f}"
+            f"{r.scenario:<5}{r.backend or '-':>11}{r.dataset:>11}{r.clients:>8}"
+            f"{r.requests_per_s:>10.1f}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}"
+            f"{r.errors:>8}{100 * r.loadgen_cpu_s / r.duration_s:>16.0f}"
             f"{100 * r.server_cpu_s / r.duration_s:>14.0f}{r.machine_busy_pct:>14.0f}"
             f"  {r.worker_peak_rss_mb}"
         )
 
 
-def ensure_dataset(url: str, name: str, force: bool) -> int:
-    """Seed the dataset through `cli.py seed` (bench/time_entries.py) unless it is there."""
-    users, days = DATASETS[name]
-    entries = 0 if force else count_entries(url, missing_ok=True)
-    if entries == 0:
-        print(f"seeding {name}: {users} users x {days} days into {url}", file=sys.stderr)
-        command = [sys.executable, str(ROOT / "bench" / "time_entries.py"), "--database-url", url]
-        command += ["--users", str(users), "--days", str(days), "--requests", "1"]
-        subprocess.run(command, cwd=ROOT, check=True)  # noqa: S603
-        entries = count_entries(url)
-    return entries
-
-
-def measure_db_floor(url: str, scenario: Scenario, args: argparse.Namespace) -> list[Result]:
-    """The SQL of an API scenario, captured from the app and replayed with psycopg."""
-    from bench import db_floor
-
-    source = SCENARIOS[scenario.floor_of]
-    user = ADMIN if source.admin else MEMBER
-    now = int(time.time())
-    claims: dict[str, object] = {"oid": user, "tid": TENANT, "iat": now, "exp": now + 3600}
-    if source.admin:
-        claims["roles"] = [ADMIN_ROLE]
-    statements = db_floor.capture(url, source.path, claims)
-    results = []
-    for clients in args.clients:
-
-        def once(seconds: float, clients: int = clients) -> dict:
-            figures = db_floor.replay(libpq_url(url), statements, clients, seconds)
-            ordered = figures.pop("latencies")
-            figures["latencies_ms"] = tuple(percentile(ordered, q) * 1000 for q in (50, 95, 99))
-            figures["errors"] = 0
-            return figures
-
-        if args.warmup > 0:
-            once(args.warmup)
-        runs = [observed(once, args.duration, None) for _ in range(args.repeat)]
-        result = Result(
-            **result_fields(median_run(runs), runs),
-            scenario=scenario.name,
-            clients=clients,
-            note=f"{len(statements)} statements per request, one transaction",
-        )
-        report_progress(result)
-        results.append(result)
-    return results
-
-
-def report_progress(result: Result) -> None:
-    print(
-        f"{result.scenario} ({result.dataset}) x{result.clients}: {result.requests_per_s} req/s,"
-        f" p50 {result.p50_ms} ms, errors {result.errors}",
-        file=sys.stderr,
-    )
-
-
-def serve_and_measure(
-    app: str,
-    url: str,
-    scenarios: list[Scenario],
-    args: argparse.Namespace,
-    catalog: dict,
-    log: Path,
-) -> list[Result]:
-    if not scenarios:
-        return []
-    server = Server(url, args, log, app)
-    try:
-        return run_scenarios(server, scenarios, args, catalog)
-    finally:
-        server.stop()
-
-
-def measure_scaling(
-    scenarios: list[Scenario], args: argparse.Namespace, catalog: dict, stamp: str
-) -> list[Result]:
-    """S1 and S3 on the 1M and the 100k database, their runs interleaved (1M, 100k, 1M, ...)
-    on two servers so that the machine's drift over minutes falls on both alike."""
-    servers = {
-        PAIRED: Server(args.database_url, args, RESULTS / f"{stamp}-api-1M-paired-gunicorn.log"),
-        "100k": Server(args.scaling_url, args, RESULTS / f"{stamp}-api-100k-gunicorn.log"),
-    }
-    results = []
-    try:
-        for server in servers.values():
-            server.wait_ready()
-        for scenario in scenarios:
-            for clients in args.clients:
-
-                def once(
-                    seconds: float,
-                    server: Server,
-                    clients: int = clients,
-                    path: str = scenario.path,
-                ) -> dict:
-                    header = bearer(token(server.secret, MEMBER))
-                    return run_wrk(server.base, path, header, clients, seconds)
-
-                runs: dict[str, list[dict]] = {name: [] for name in servers}
-                if args.warmup > 0:
-                    for server in servers.values():
-                        once(args.warmup, server)
-                for _ in range(args.repeat):
-                    for name, server in servers.items():
-                        run = observed(
-                            lambda seconds, server=server: once(seconds, server),
-                            args.duration,
-                            server.cpu_seconds,
-                        )
-                        runs[name].append(run)
-                for name, server in servers.items():
-                    result = Result(
-                        **result_fields(median_run(runs[name]), runs[name]),
-                        scenario=scenario.name,
-                        clients=clients,
-                        worker_peak_rss_mb=server.peak_rss_mb(),
-                        dataset=name,
-                        note="runs interleaved with the other database's",
-                    )
-                    report_progress(result)
-                    results.append(result)
-    finally:
-        for server in servers.values():
-            server.stop()
-    return results
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=DEFAULT_URL, help="the 1M-entry database")
-    parser.add_argument("--scaling-url", default=SCALING_URL, help="the 100k-entry database")
+    parser = argparse.ArgumentParser(
+        prog="bench/run.sh",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="comma-separated, of postgresql, sqlite, mariadb (default: all); S1-S3 run on "
+        "each, everything else needs postgresql",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated, of S1-S6, F, P, D1-D4, T1, T2, T2c (default: all); TimeTagger's "
+        "T1 joins S1 and T2, T2c join S2 unless --no-peer",
+    )
+    parser.add_argument("--duration", type=float, default=8, help="seconds per run (8)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds before each (2; 0: none)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per measurement; the median is reported (3)"
+    )
+    parser.add_argument("--clients", default="1,16", help="comma-separated client counts (1,16)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip S1, S3 on 100k entries")
+    parser.add_argument("--no-peer", action="store_true", help="skip TimeTagger")
+    parser.add_argument("--reseed", action="store_true", help="drop and seed the databases again")
+    parser.add_argument(
+        "--other-dataset",
+        choices=sorted(DATASETS),
+        default="1M",
+        help="the dataset of SQLite and MariaDB (1M, as PostgreSQL's; 100k: 50 people)",
+    )
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="PostgreSQL, 1M entries")
+    parser.add_argument("--scaling-url", default=SCALING_URL, help="PostgreSQL, 100k entries")
+    parser.add_argument("--sqlite-url", default=SQLITE_URL, help="the SQLite database")
+    parser.add_argument("--mariadb-url", default=MARIADB_URL, help="the MariaDB database")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads (8)")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     parser.add_argument(
         "--gunicorn", action="append", default=[], help="one more gunicorn flag (repeatable)"
     )
-    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds before each (0: none)")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per measurement; the median is reported (3)"
+        "--output", type=Path, help="the JSON file (bench/results/<timestamp>.json); .md beside"
     )
-    parser.add_argument("--clients", default="1,16", help="comma-separated client counts")
-    parser.add_argument(
-        "--scenarios",
-        default=",".join(SCENARIOS),
-        help="comma-separated, of S1-S6, F, D1, D3, D4 (default: all)",
-    )
-    parser.add_argument("--no-scaling", action="store_true", help="skip S1, S3 on 100k entries")
-    parser.add_argument("--no-peer", action="store_true", help="skip the TimeTagger peer")
-    parser.add_argument("--reseed", action="store_true", help="recreate and seed the databases")
-    parser.add_argument("--output", type=Path, help="JSON file (bench/results/<timestamp>.json)")
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",")]
-    args.scenarios = [SCENARIOS[name.strip().upper()] for name in args.scenarios.split(",")]
+    names = [name.strip().upper().replace("T2C", "T2c") for name in args.scenarios.split(",")]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
+    if not args.no_peer:
+        names += [peer for name in names for peer in PEER_OF.get(name, ())]
+    else:
+        names = [name for name in names if SCENARIOS[name].kind != "peer"]
+    args.scenarios = [s for s in SCENARIOS.values() if s.name in names]
+    args.backends = [name.strip().lower() for name in args.backends.split(",")]
+    if unknown := [name for name in args.backends if name not in BACKENDS]:
+        parser.error(f"unknown backends: {', '.join(unknown)}")
     return args
+
+
+def display(path: Path) -> str:
+    """The path relative to the repository when it is inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+class Run:
+    """The servers, floors and peer one run needs, started once and stopped at the end."""
+
+    def __init__(self, args: argparse.Namespace, stamp: str) -> None:
+        self.args, self.stamp = args, stamp
+        self.servers: list[Server] = []
+        self.peer: Any = None
+        self.temporary = Path(tempfile.mkdtemp(prefix="tt-bench-"))
+
+    def serve(self, url: str, name: str, app: str = API_APP, env: dict | None = None) -> Server:
+        server = Server(url, self.args, RESULTS / f"{self.stamp}-{name}-gunicorn.log", app, env)
+        self.servers.append(server)
+        return server
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        if self.peer is not None:
+            self.peer.stop()
+        shutil.rmtree(self.temporary, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -790,85 +1127,152 @@ def main(argv: list[str] | None = None) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     output = args.output or RESULTS / f"{stamp}.json"
-    scaling = not args.no_scaling and any(s.name in SCALING for s in args.scenarios)
-    data = {"1M": ensure_dataset(args.database_url, "1M", args.reseed)}
-    if scaling:
-        data["100k"] = ensure_dataset(args.scaling_url, "100k", args.reseed)
-    migrate(args.database_url)
-    remove_timer_entries(args.database_url)
-    catalog = active_catalog(args.database_url)
-    per_user = entries_per_user(args.database_url)
+    started = time.monotonic()
+    chosen = {s.name for s in args.scenarios}
+    urls = {"postgresql": args.database_url, "sqlite": args.sqlite_url, "mariadb": args.mariadb_url}
+    postgresql = "postgresql" in args.backends
+    if not postgresql:
+        dropped = [s.name for s in args.scenarios if s.name not in EVERY_BACKEND]
+        if dropped:
+            print(f"without postgresql, skipping {', '.join(dropped)}", file=sys.stderr)
+        args.scenarios = [s for s in args.scenarios if s.name in EVERY_BACKEND]
+        chosen = {s.name for s in args.scenarios}
+    scaling = postgresql and not args.no_scaling and bool(chosen & set(SCALING))
 
-    api = [s for s in args.scenarios if s.name.startswith("S")]
+    data = {}
+    for backend in args.backends:
+        if backend == "postgresql" or chosen & set(EVERY_BACKEND):
+            name = "1M" if backend == "postgresql" else args.other_dataset
+            data[backend] = ensure_dataset(urls[backend], name, args.reseed)
+    if scaling:
+        data["postgresql 100k"] = ensure_dataset(args.scaling_url, "100k", args.reseed)
+    main_url = urls[args.backends[0]] if not postgresql else args.database_url
+    per_user = entries_per_user(main_url)
+    catalogs = {backend: active_catalog(urls[backend]) for backend in data if backend in urls}
+
+    run = Run(args, stamp)
     results: list[Result] = []
+    answers: dict[str, dict[str, dict]] = {}
+    removed = 0
     try:
-        results += serve_and_measure(
-            API_APP,
-            args.database_url,
-            api,
-            args,
-            catalog,
-            RESULTS / f"{stamp}-api-gunicorn.log",
-        )
-    finally:
-        removed = remove_timer_entries(args.database_url)
-    results += serve_and_measure(
-        FLOOR_APP,
-        args.database_url,
-        [s for s in args.scenarios if s.name == "F"],
-        args,
-        catalog,
-        RESULTS / f"{stamp}-floor-gunicorn.log",
-    )
-    for scenario in args.scenarios:
-        if scenario.floor_of:
-            results += measure_db_floor(args.database_url, scenario, args)
-    if scaling:
-        migrate(args.scaling_url)
-        results += measure_scaling([s for s in api if s.name in SCALING], args, catalog, stamp)
-    peer: dict = {}
-    if not args.no_peer:
-        from bench import peer_timetagger
+        apis = {
+            backend: run.serve(urls[backend], f"api-{backend}")
+            for backend in catalogs
+            if backend == "postgresql" or chosen & set(EVERY_BACKEND)
+        }
+        floor = run.serve(args.database_url, "floor", FLOOR_APP) if "F" in chosen else None
+        python_floor = None
+        if "P" in chosen:
+            from bench import db_floor
 
-        peer = peer_timetagger.run_peer(
-            clients=args.clients,
-            duration=args.duration,
-            warmup=args.warmup,
-            records_per_user=round(per_user),
-            log_dir=RESULTS,
-            repeat=args.repeat,
-        )
-        for row in peer["results"]:
-            results.append(Result(**{**row, "dataset": "TimeTagger"}))
+            statements = db_floor.capture(
+                args.database_url, "/time-entries", capture_claims(MEMBER)
+            )
+            captured = run.temporary / "s1-statements.pickle"
+            captured.write_bytes(
+                pickle.dumps({"statements": statements, "tenant": TENANT, "user": MEMBER})
+            )
+            python_floor = run.serve(
+                args.database_url,
+                "python-floor",
+                PYTHON_FLOOR_APP,
+                {
+                    "FLOOR_STATEMENTS": str(captured),
+                    "FLOOR_DATABASE_URL": libpq_url(args.database_url),
+                },
+            )
+            python_note = f"{len(statements)} statements (S1's), psycopg, orjson, no framework"
+        small = run.serve(args.scaling_url, "api-100k") if scaling else None
+        if chosen & {"T1", "T2", "T2c"}:
+            from bench import peer_timetagger
+
+            run.peer = peer_timetagger.Peer(records_per_user=round(per_user), log_dir=RESULTS)
+            run.peer.start()
+        for server in run.servers:
+            server.wait_ready()
+
+        members: dict[str, list[Member]] = {}  # group -> members, in the order they run
+        for scenario in args.scenarios:
+            group = members.setdefault(scenario.group or scenario.name, [])
+            if scenario.kind == "api":
+                for backend, server in apis.items():
+                    if backend == "postgresql" or scenario.name in EVERY_BACKEND:
+                        dataset = data[backend]["dataset"]
+                        group.append(api_member(scenario, server, catalogs[backend], dataset))
+                        answers.setdefault(scenario.name, {})[backend] = api_answer(
+                            scenario, server, catalogs[backend]
+                        )
+            elif scenario.kind == "framework":
+                assert floor is not None
+                group.append(floor_member(scenario, floor))
+                answers[scenario.name] = {
+                    "postgresql": api_answer(scenario, floor, {}),
+                }
+            elif scenario.kind == "python":
+                assert python_floor is not None
+                group.append(floor_member(scenario, python_floor, python_note))
+                answers[scenario.name] = {"postgresql": api_answer(scenario, python_floor, {})}
+            elif scenario.kind == "database":
+                group.append(database_member(scenario, args.database_url, catalogs["postgresql"]))
+            else:
+                group.append(peer_member(scenario, run.peer))
+                answers[scenario.name] = {"": run.peer.answer(scenario.name)}
+        require_data(answers)
+        for url in {urls[backend] for backend in catalogs}:
+            remove_timer_entries(url)
+        for name, group in members.items():
+            print(f"measuring {name}: {', '.join(m.label for m in group)}", file=sys.stderr)
+            results += measure_group(group, args)
+        if scaling:
+            assert small is not None
+            for scenario in args.scenarios:
+                if scenario.name in SCALING:
+                    big = api_member(scenario, apis["postgresql"], {}, PAIRED)
+                    print(f"measuring {scenario.name} at 1M and at 100k", file=sys.stderr)
+                    results += measure_group([big, api_member(scenario, small, {}, "100k")], args)
+    finally:
+        run.stop()
+        for url in {urls[backend] for backend in catalogs}:
+            removed += remove_timer_entries(url)
 
     print_table(results)
     report = {
         "started": stamp,
-        "machine": machine_facts(),
-        "server": {"workers": args.workers, "threads": args.threads, "app_env": "production"},
+        "wall_s": round(time.monotonic() - started),
+        "machine": machine_facts(args, list(catalogs)),
+        "server": {
+            "workers": args.workers,
+            "threads": args.threads,
+            "worker_class": args.worker_class,
+            "app_env": "production",
+        },
         "data": {
-            "time_entries": data,
+            "time_entries": {key: value["entries"] for key, value in data.items()},
+            "datasets": data,
             "entries_per_user": round(per_user, 1),
             "tenant": TENANT,
             "s2_entries_removed": removed,
         },
+        "backends": list(catalogs),
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "repeat": args.repeat,
         "scenarios": {s.name: s.title for s in args.scenarios},
-        "peer": {k: v for k, v in peer.items() if k != "results"},
+        "answers": answers,
+        "peer": run.peer.facts if run.peer is not None else {},
         "results": [asdict(r) for r in results],
     }
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2, default=str) + "\n")
     from bench.report import render
 
     markdown = output.with_suffix(".md")
     markdown.write_text(render(report))
     print(markdown.read_text())
-    print(f"written: {output.relative_to(ROOT)} and {markdown.relative_to(ROOT)}")
+    print(f"written: {display(output)} and {display(markdown)} in {report['wall_s']} s")
 
 
-def machine_facts() -> dict[str, object]:
+def machine_facts(args: argparse.Namespace, backends: list[str]) -> dict[str, object]:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -877,18 +1281,24 @@ def machine_facts() -> dict[str, object]:
         ),
         platform.processor(),
     )
-    with psycopg.connect(libpq_url(DEFAULT_URL).rsplit("/", 1)[0] + "/postgres") as connection:
-        postgres = connection.execute("SHOW server_version").fetchone()[0]
-    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0]  # noqa: S607
-    return {
+    facts: dict[str, object] = {
         "cpus": os.cpu_count(),
         "cpu": cpu,
         "platform": platform.platform(),
         "python": platform.python_version(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "postgresql": postgres,
-        "wrk": wrk.strip(),
     }
+    if "postgresql" in backends:
+        with psycopg.connect(libpq_url(args.database_url)) as connection:
+            facts["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
+    if "sqlite" in backends:
+        facts["sqlite"] = sqlite3.sqlite_version
+    if "mariadb" in backends:
+        with engine(args.mariadb_url).connect() as connection:
+            facts["mariadb"] = connection.exec_driver_sql("SELECT VERSION()").scalar_one()
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0]  # noqa: S607
+    facts["wrk"] = wrk.strip()
+    return facts
 
 
 if __name__ == "__main__":

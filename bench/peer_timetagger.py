@@ -55,6 +55,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -260,11 +261,15 @@ def uid(rng: random.Random) -> str:
     return "".join(rng.choice(TAG_CHARS) for _ in range(8))
 
 
-def timeline(rng: random.Random, count: int, now: datetime, days: int = DAYS) -> list[dict]:
+def timeline(
+    rng: random.Random, count: int, now: datetime, days: int = DAYS, running: bool = False
+) -> list[dict]:
     """`count` records on the weekdays of the last `days` days (and today), none in the future.
 
     As our seed: blocks of 30-145 minutes one after another from 08:00-09:30 UTC with short
-    breaks, about four a day; the count per day is then nudged so the total is exact.
+    breaks, about four a day; the count per day is then nudged so the total is exact. Today's
+    end a minute ago at the latest; with `running`, the last of them is a timer running since
+    then (t1 == t2, as TimeTagger's client starts one), as our seeded people (but S2's) have.
     """
     today = now.date()
     workdays = [
@@ -303,6 +308,8 @@ def timeline(rng: random.Random, count: int, now: datetime, days: int = DAYS) ->
             activity = rng.choice(ACTIVITIES)
             ds = f"{activity.replace('-', ' ').capitalize()} #{rng.choice(assigned)} #{activity}"
             records.append(record(uid(rng), t1 - shift, t2 - shift, mt, ds))
+    if running and records:
+        records[-1]["t2"] = records[-1]["t1"]
     return records
 
 
@@ -322,10 +329,12 @@ def put_ok(status: int, payload: bytes, keys: list[str]) -> bool:
 
 
 def seed(base: str, tokens: dict[str, str], per_user: int, seed_value: int) -> dict:
+    """Every user's timeline up to now; the reader (T1's user) has a timer running."""
     now = datetime.now(UTC)
     total, started = 0, time.perf_counter()
     for number, (user, token) in enumerate(tokens.items()):
-        records = timeline(random.Random(seed_value * 1000 + number), per_user, now)
+        rng = random.Random(seed_value * 1000 + number)
+        records = timeline(rng, per_user, now, running=user == READER)
         for first in range(0, len(records), SEED_BATCH):
             batch = records[first : first + SEED_BATCH]
             status, payload = http(
@@ -391,43 +400,138 @@ def run_timers(port: int, tokens: list[str], scenario: str, duration: float) -> 
 # --- the run ------------------------------------------------------------------------------
 
 
-def measure(
-    server: PeerServer,
-    scenario: str,
-    clients: int,
-    duration: float,
-    warmup: float,
-    tokens: dict[str, str],
-    note: str,
-    repeat: int = 1,
-) -> dict:
-    start, end = month_range(datetime.now(UTC))
-    t1_path = f"{PREFIX}/records?timerange={start}-{end}"
-    writers = [token for user, token in tokens.items() if user != READER]
-    timer_tokens = [writers[n % len(writers)] for n in range(clients)]
+class Peer:
+    """TimeTagger installed (once), served, logged into and seeded, ready to be measured.
 
-    def once(seconds: float) -> dict:
+    bench/harness.py starts one beside our API and alternates their runs (S1, T1, S1, T1 ...);
+    `run_peer` measures it alone.
+    """
+
+    def __init__(
+        self,
+        users: int = 16,
+        records_per_user: int = 2089,
+        log_dir: Path = harness.RESULTS,
+        seed_value: int = 1,
+        venv: Path = VENV,
+    ) -> None:
+        self.users, self.records_per_user = users, records_per_user
+        self.log_dir, self.seed_value, self.venv = log_dir, seed_value, venv
+        self.server: PeerServer | None = None
+        self.tokens: dict[str, str] = {}
+        self.facts: dict = {}
+
+    def start(self) -> None:
+        python = ensure_venv(self.venv)
+        names = [READER, *(WRITER.format(n) for n in range(1, self.users + 1))]
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        server = self.server = PeerServer(python, names, self.log_dir / f"{stamp}-timetagger.log")
+        server.wait_ready()
+        started = time.perf_counter()
+        self.tokens = {name: login(server.base, name, server.password) for name in names}
+        login_s = time.perf_counter() - started
+        seeded = seed(server.base, self.tokens, self.records_per_user, self.seed_value)
+        seeded["peak_rss_mb"] = server.peak_rss_mb()
+        rss_reset = server.reset_peak_rss()
+        month = self.answer("T1")
+        if not month["entries"]:
+            raise SystemExit(f"T1 check: no records in this month; see {server.log}")
+        self.facts = {
+            "version": TIMETAGGER_VERSION,
+            "server": {
+                "command": "python -m timetagger",
+                "packages": [f"timetagger=={TIMETAGGER_VERSION}", *SPEEDUPS],
+                "processes": 1,
+                "log_level": "info",
+                "peak_rss_reset_after_seed": rss_reset,
+            },
+            "auth": {
+                "method": "usernamepassword (TIMETAGGER_CREDENTIALS, bcrypt)",
+                "header": "authtoken",
+                "login_s": round(login_s, 2),
+            },
+            "seed": seeded,
+            "t1_month_records": month["entries"],
+        }
+
+    def t1_path(self) -> str:
+        start, end = month_range(datetime.now(UTC))
+        return f"{PREFIX}/records?timerange={start}-{end}"
+
+    def answer(self, scenario: str) -> dict[str, int]:
+        """The size of one answer: records in it and bytes of its JSON."""
+        assert self.server is not None
         if scenario == "T1":
-            return harness.run_wrk(server.base, t1_path, auth(tokens[READER]), clients, seconds)
-        return run_timers(server.port, timer_tokens, scenario, seconds)
+            status, payload = http(
+                "GET", f"{self.server.base}{self.t1_path()}", token=self.tokens[READER]
+            )
+            records = json.loads(payload)["records"] if status == 200 else []
+            return {"entries": len(records), "bytes": len(payload)}
+        key, now = uid(random.Random()), int(time.time())
+        body = json.dumps([record(key, now - 60, now, now, T2_TAGS)]).encode()
+        status, payload = http(
+            "PUT", f"{self.server.base}{PREFIX}/records", body, self.tokens[self.writers()[0]]
+        )
+        return {"entries": len(json.loads(payload).get("accepted", [])), "bytes": len(payload)}
 
+    def writers(self) -> list[str]:
+        return [user for user in self.tokens if user != READER]
+
+    def once(self, scenario: str, clients: int) -> Callable[[float], dict]:
+        """One run of the scenario at `clients` clients, for the seconds it is given."""
+        server = self.server
+        assert server is not None
+        writers = [self.tokens[user] for user in self.writers()]
+        timer_tokens = [writers[n % len(writers)] for n in range(clients)]
+        path = self.t1_path()
+
+        def run(seconds: float) -> dict:
+            if scenario == "T1":
+                reader = auth(self.tokens[READER])
+                return harness.run_wrk(server.base, path, reader, clients, seconds)
+            return run_timers(server.port, timer_tokens, scenario, seconds)
+
+        return run
+
+    def note(self, scenario: str, clients: int) -> str:
+        assert self.server is not None
+        note = NOTES[scenario].format(n=self.facts.get("t1_month_records", "?"))
+        if clients > len(self.writers()) and scenario != "T1":
+            note += f"; {clients} clients share {len(self.writers())} users"
+        threads = sum(self.server.status_field("Threads"))
+        return f"{note}; server: {len(self.server.pids())} process, {threads} threads"
+
+    def cpu_seconds(self) -> float:
+        assert self.server is not None
+        return self.server.cpu_seconds()
+
+    def peak_rss_mb(self) -> list[float]:
+        assert self.server is not None
+        return self.server.peak_rss_mb()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def measure(
+    peer: Peer, scenario: str, clients: int, duration: float, warmup: float, repeat: int = 1
+) -> dict:
+    """The scenario alone: a warm-up, then `repeat` runs, the median one reported."""
+    once = peer.once(scenario, clients)
     if warmup > 0:
         once(warmup)
-    runs = [harness.observed(once, duration, server.cpu_seconds) for _ in range(repeat)]
-    threads = server.status_field("Threads")
-    if clients > len(writers) and scenario != "T1":
-        note += f"; {clients} clients share {len(writers)} users"
+    runs = [harness.observed(once, duration, peer.cpu_seconds) for _ in range(repeat)]
     result = harness.Result(
         **harness.result_fields(harness.median_run(runs), runs),
         scenario=scenario,
         clients=clients,
-        worker_peak_rss_mb=server.peak_rss_mb(),
-        note=f"{note}; server: {len(server.pids())} process, {sum(threads)} threads",
+        worker_peak_rss_mb=peer.peak_rss_mb(),
+        note=peer.note(scenario, clients),
+        dataset="TimeTagger",
+        backend="",
     )
-    row = asdict(result)
-    if "dataset" in row:
-        row["dataset"] = "TimeTagger"
-    return row
+    return asdict(result)
 
 
 def run_peer(
@@ -442,65 +546,30 @@ def run_peer(
     venv: Path = VENV,
     repeat: int = 1,
 ) -> dict:
-    """Install (once), serve, seed and measure TimeTagger; stop it and drop its data after.
+    """Install (once), serve, seed and measure TimeTagger alone; stop it and drop its data.
 
     `users` writer users (client n writes as writer n) plus one reader (T1), each seeded
     with `records_per_user` records. Returns {version, server, auth, seed, results}.
     """
     if shutil.which("wrk") is None and "T1" in scenarios:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
-    python = ensure_venv(venv)
-    names = [READER, *(WRITER.format(n) for n in range(1, users + 1))]
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    server = PeerServer(python, names, log_dir / f"{stamp}-timetagger.log")
+    peer = Peer(users, records_per_user, log_dir, seed_value, venv)
     results = []
     try:
-        server.wait_ready()
-        started = time.perf_counter()
-        tokens = {name: login(server.base, name, server.password) for name in names}
-        login_s = time.perf_counter() - started
-        seeded = seed(server.base, tokens, records_per_user, seed_value)
-        seeded["peak_rss_mb"] = server.peak_rss_mb()
-        rss_reset = server.reset_peak_rss()
-        start, end = month_range(datetime.now(UTC))
-        status, payload = http(
-            "GET", f"{server.base}{PREFIX}/records?timerange={start}-{end}", token=tokens[READER]
-        )
-        month = json.loads(payload)["records"] if status == 200 else []
-        if not month:
-            raise SystemExit(f"T1 check: {status}, {len(month)} records in the month; see log")
-        notes = {**NOTES, "T1": NOTES["T1"].format(n=len(month))}
+        peer.start()
         for scenario in scenarios:
             for n in clients:
-                row = measure(
-                    server, scenario, n, duration, warmup, tokens, notes[scenario], repeat
-                )
+                row = measure(peer, scenario, n, duration, warmup, repeat)
                 print(
                     f"TimeTagger {scenario} x{n}: {row['requests_per_s']} req/s,"
                     f" p50 {row['p50_ms']} ms, errors {row['errors']}",
                     file=sys.stderr,
                 )
                 results.append(row)
+        answers = {scenario: peer.answer(scenario) for scenario in ("T1", "T2c")}
     finally:
-        server.stop()
-    return {
-        "version": TIMETAGGER_VERSION,
-        "server": {
-            "command": "python -m timetagger",
-            "packages": [f"timetagger=={TIMETAGGER_VERSION}", *SPEEDUPS],
-            "processes": 1,
-            "log_level": "info",
-            "peak_rss_reset_after_seed": rss_reset,
-        },
-        "auth": {
-            "method": "usernamepassword (TIMETAGGER_CREDENTIALS, bcrypt)",
-            "header": "authtoken",
-            "login_s": round(login_s, 2),
-        },
-        "seed": seeded,
-        "t1_month_records": len(month),
-        "results": results,
-    }
+        peer.stop()
+    return {**peer.facts, "answers": answers, "results": results}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -514,6 +583,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-dir", type=Path, default=harness.RESULTS)
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     args = parser.parse_args(argv)
+    args.log_dir.mkdir(parents=True, exist_ok=True)
     report = run_peer(
         clients=[int(n) for n in args.clients.split(",")],
         duration=args.duration,
