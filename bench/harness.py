@@ -9,13 +9,14 @@ Run on demand, never in tests; `bench/run.sh` installs what it needs first (wrk,
 
 In one run it
 
-1. brings the data up to now: `cli.py seed` fills (500 people x 730 days, about 1.04M
-   entries, seed-user-00001...00400 with a timer running, 00401...00500 without: S2's) the
-   PostgreSQL database `tt_bench`, the SQLite file bench/.data/tt_bench.sqlite and the
-   MariaDB database `tt_bench`, and 50 people into PostgreSQL `tt_bench_100k` (scaling). A
-   database without the data is seeded; one whose newest entry is older than today is
-   extended to now by the same command (it writes only what is missing, ends the timers that
-   ran out and starts today's); the command ends with ANALYZE. Every database is migrated.
+1. brings the data up to now: `cli.py seed` fills the PostgreSQL database `tt_bench` and the
+   SQLite file bench/.data/tt_bench.sqlite with 500 people x 730 days (about 1.04M entries;
+   seed-user-00001...00400 with a timer running, 00401...00500 without: S2's), and
+   PostgreSQL's and MariaDB's `tt_bench_100k` with the first 50 of them (about 104k; MariaDB
+   takes 6 min to seed 1M: --mariadb-dataset 1M asks for it). A database without the data is
+   seeded; one whose newest entry is older than today is extended to now by the same command
+   (it writes only what is missing, ends the timers that ran out and starts today's); the
+   command ends with ANALYZE. Every database is migrated.
 2. serves `time_tracker_api:create_app()` on each backend with gunicorn as
    docker-entrypoint.sh does (APP_ENV=production, its flags, a fresh random JWT_SECRET_KEY)
    on a free loopback port, and beside it, under the same gunicorn settings, the framework
@@ -83,9 +84,20 @@ S2_FIRST_USER = 400
 S2_MARK = "bench-harness S2"  # the description of S2's (and D2's) entries, so they can be removed
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench"
 SCALING_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tt_bench_100k"
-SQLITE_URL = f"sqlite:///{DATA / 'tt_bench.sqlite'}"
-MARIADB_URL = "mariadb+pyodbc://root:@127.0.0.1:3306/tt_bench?driver=MariaDB+Unicode"
+SQLITE_URLS = {
+    name: f"sqlite:///{DATA / f'tt_bench{suffix}.sqlite'}"
+    for name, suffix in (("1M", ""), ("100k", "_100k"))
+}
+MARIADB_URLS = {
+    name: f"mariadb+pyodbc://root:@127.0.0.1:3306/tt_bench{suffix}?driver=MariaDB+Unicode"
+    for name, suffix in (("1M", ""), ("100k", "_100k"))
+}
+# The datasets of SQLite and MariaDB. Seeding 1M entries takes SQLite 2.3 min on this machine
+# but MariaDB (over ODBC, batched INSERTs) 6.3 min, so MariaDB gets the 100k dataset unless
+# asked (--mariadb-dataset 1M): a person's month is the same size in both (see scaling).
+OTHER_DATASETS = {"sqlite": "1M", "mariadb": "100k"}
 BACKENDS = ("postgresql", "sqlite", "mariadb")
+NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mariadb": "MariaDB"}
 EVERY_BACKEND = ("S1", "S2", "S3")  # the scenarios measured on every backend
 DATASETS = {  # (users, days) seeded through `cli.py seed`
     "1M": (500, 730),  # about 1,044,000 entries
@@ -621,11 +633,16 @@ def create_database(url: str, drop: bool = False) -> None:
 
 
 def cli(url: str, *arguments: str, quiet: bool = False) -> None:
-    """`python cli.py ...` on the database, as a deployment runs it."""
+    """`python cli.py ...` on the database, as a deployment runs it; `quiet`: its output only
+    when it fails."""
     env = {**os.environ, "APP_ENV": "development", "SQL_DATABASE_URI": url}
-    output = subprocess.DEVNULL if quiet else None
     command = [sys.executable, "cli.py", *arguments]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=output)  # noqa: S603
+    if not quiet:
+        subprocess.run(command, cwd=ROOT, env=env, check=True)  # noqa: S603
+        return
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
+    if done.returncode != 0:
+        raise SystemExit(f"cli.py {' '.join(arguments)} failed:\n{done.stdout}{done.stderr}")
 
 
 def migrate(url: str) -> None:
@@ -661,6 +678,18 @@ def ensure_dataset(url: str, name: str, reseed: bool) -> dict[str, Any]:
         "s2_timers_stopped": stopped,
         "running": count_entries(url, running=True),
     }
+
+
+def dataset_note(data: dict[str, dict[str, Any]]) -> str:
+    """Which backends ran on a smaller dataset than PostgreSQL's, and why."""
+    smaller = [key for key, value in data.items() if " " not in key and value["dataset"] != "1M"]
+    if not smaller:
+        return ""
+    return (
+        f"{' and '.join(NAMES[key] for key in smaller)} on the 100k dataset (50 people; a "
+        "person's month is the same size as at 1M): seeding MariaDB with 1M entries took "
+        "6.3 min on this machine"
+    )
 
 
 def _tables() -> Any:
@@ -779,7 +808,9 @@ class Member:
     @property
     def label(self) -> str:
         where = self.backend or "TimeTagger"
-        return f"{self.scenario.name} ({where}{'' if self.dataset == '1M' else ' ' + self.dataset})"
+        if self.dataset not in ("1M", "TimeTagger"):
+            where += f" {self.dataset}"
+        return f"{self.scenario.name} ({where})"
 
 
 def measure_group(members: list[Member], args: argparse.Namespace) -> list[Result]:
@@ -1056,16 +1087,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-scaling", action="store_true", help="skip S1, S3 on 100k entries")
     parser.add_argument("--no-peer", action="store_true", help="skip TimeTagger")
     parser.add_argument("--reseed", action="store_true", help="drop and seed the databases again")
-    parser.add_argument(
-        "--other-dataset",
-        choices=sorted(DATASETS),
-        default="1M",
-        help="the dataset of SQLite and MariaDB (1M, as PostgreSQL's; 100k: 50 people)",
-    )
+    for backend in ("sqlite", "mariadb"):
+        parser.add_argument(
+            f"--{backend}-dataset",
+            choices=sorted(DATASETS),
+            default=OTHER_DATASETS[backend],
+            help=f"{backend}'s dataset ({OTHER_DATASETS[backend]})",
+        )
     parser.add_argument("--database-url", default=DEFAULT_URL, help="PostgreSQL, 1M entries")
     parser.add_argument("--scaling-url", default=SCALING_URL, help="PostgreSQL, 100k entries")
-    parser.add_argument("--sqlite-url", default=SQLITE_URL, help="the SQLite database")
-    parser.add_argument("--mariadb-url", default=MARIADB_URL, help="the MariaDB database")
+    parser.add_argument(
+        "--sqlite-url", help="the SQLite database (bench/.data/tt_bench[_100k].sqlite)"
+    )
+    parser.add_argument(
+        "--mariadb-url", help=f"the MariaDB database ({MARIADB_URLS['1M']}, or tt_bench_100k)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads (8)")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
@@ -1077,6 +1113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",")]
+    args.sqlite_url = args.sqlite_url or SQLITE_URLS[args.sqlite_dataset]
+    args.mariadb_url = args.mariadb_url or MARIADB_URLS[args.mariadb_dataset]
     names = [name.strip().upper().replace("T2C", "T2c") for name in args.scenarios.split(",")]
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
@@ -1142,7 +1180,7 @@ def main(argv: list[str] | None = None) -> None:
     data = {}
     for backend in args.backends:
         if backend == "postgresql" or chosen & set(EVERY_BACKEND):
-            name = "1M" if backend == "postgresql" else args.other_dataset
+            name = "1M" if backend == "postgresql" else getattr(args, f"{backend}_dataset")
             data[backend] = ensure_dataset(urls[backend], name, args.reseed)
     if scaling:
         data["postgresql 100k"] = ensure_dataset(args.scaling_url, "100k", args.reseed)
@@ -1250,6 +1288,7 @@ def main(argv: list[str] | None = None) -> None:
             "time_entries": {key: value["entries"] for key, value in data.items()},
             "datasets": data,
             "entries_per_user": round(per_user, 1),
+            "note": dataset_note(data),
             "tenant": TENANT,
             "s2_entries_removed": removed,
         },

@@ -4,7 +4,9 @@ Run on demand, never in tests (it needs wrk: `apt-get install -y wrk`):
 
     .venv/bin/python bench/peer_timetagger.py --duration 5 --clients 1,16
 
-bench/harness.py calls `run_peer()` after our own scenarios. The method:
+bench/harness.py starts a `Peer` beside our API and alternates their runs (S1, T1, S1, T1 ...;
+S2, T2, T2c, ...) so that the machine's drift falls on both alike; `run_peer()` (this script)
+measures TimeTagger alone. The method:
 
 * TimeTagger is installed as its official container image installs it (`pip install timetagger
   uvicorn uvloop httptools`, deploy/repo.Dockerfile), pinned, into its own virtualenv
@@ -18,10 +20,12 @@ bench/harness.py calls `run_peer()` after our own scenarios. The method:
   returns a web token (an HS256 JWT, 14 days), sent as the `authtoken` header on every call.
 * Seeding goes through the API (PUT /api/v2/records, a JSON list of records {key, mt, t1, t2,
   ds}; the server adds st): as many records per user as our dataset has entries per user, on
-  the same kind of timeline (weekdays of the last 730 days, a few blocks of 30-145 minutes
-  from about 08:00 UTC, today's ending before now so the current month is never empty),
-  deterministic from random.Random(seed). One reader user serves T1; one writer user per
-  client serves T2, so no client touches another's data.
+  the same kind of timeline up to now (weekdays of the last 730 days and today, a few blocks
+  of 30-145 minutes from about 08:00 UTC, today's ending a minute ago at the latest so the
+  current month is never empty), deterministic from random.Random(seed), seeded afresh when
+  the run starts. One reader user serves T1 and, like our member, has a timer running (its
+  last record has t1 == t2); one writer user per client serves T2, so no client touches
+  another's data.
 * T1 "list one user's month" = our S1: GET /api/v2/records?timerange=<month start>-<next
   month start> (UTC, as our default month window), every client as the same user, driven by
   wrk with a Lua script, as the harness drives S1.

@@ -40,7 +40,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"## Run {report['started']}", "", _setting(report), ""]
     if report.get("answers"):
         lines += ["### The answers", "", *_answers(report["answers"]), ""]
-    lines += ["", *_table(rows), ""]
+    lines += ["### Figures", "", *_table(rows), ""]
     lines += ["### Ratios", "", *_ratios(get, clients), ""]
     lines += ["### Targets", "", *_targets(rows, get, clients), ""]
     return "\n".join(lines)
@@ -71,6 +71,8 @@ def _setting(report: dict[str, Any]) -> str:
             f"{name}: {count:,} entries" for name, count in data["time_entries"].items()
         )
     wall = f" The run took {report['wall_s'] / 60:.0f} min." if report.get("wall_s") else ""
+    if data.get("note"):
+        wall = f" {data['note'][0].upper()}{data['note'][1:]}.{wall}"
     return (
         f"{machine['cpus']} CPUs ({machine['cpu']}), {machine['memory_gb']} GB, "
         f"{machine['platform']}, Python {machine['python']}, {versions}, {machine['wrk']}; "
@@ -82,6 +84,8 @@ def _setting(report: dict[str, Any]) -> str:
 
 
 def _size(count: int) -> str:
+    if count < 1000:
+        return f"{count} B"
     return f"{count / 1000:.1f} kB" if count < 10_000 else f"{count / 1000:.0f} kB"
 
 
@@ -163,8 +167,11 @@ def _ratios(get: Get, clients: list[int]) -> list[str]:
             f"| {big['p50_ms'] / small['p50_ms']:.2f} "
             f"| {big['requests_per_s'] / small['requests_per_s']:.2f} |"
         )
-    notes = [f"- S3 has no TimeTagger pair: {NO_PEER['S3']}." if get("S3", 1) else ""]
-    return out + ["", *filter(None, notes)]
+    if len(out) == 2:
+        out = ["No pairs to compare in this run."]
+    if get("S3", clients[0]) and get("T1", clients[0], "TimeTagger"):
+        out += ["", f"S3 has no TimeTagger pair: {NO_PEER['S3']}."]
+    return out
 
 
 def _floor_pairs(get: Get, clients: list[int]) -> Iterator[tuple[str, str, int, Row, Row]]:
