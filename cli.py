@@ -275,11 +275,11 @@ def seed_data(args: argparse.Namespace) -> None:
         )
     if config.storage.backend == "sql":
         started = time.monotonic()
-        _analyze(config.storage.sql_url or config.default_sql_url)
+        analyze_database(config.storage.sql_url or config.default_sql_url)
         print(f"Analyzed the tables in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
-def _analyze(url: str) -> None:
+def analyze_database(url: str) -> None:
     """Refresh the planner's statistics after a bulk load: on a fresh, never analysed table
     PostgreSQL once read a just-written entry back through the wrong index (229 ms, not 2)."""
     import sqlalchemy as sa
