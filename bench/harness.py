@@ -61,8 +61,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,10 @@ PAIRED = "1M paired"  # the 1M figures measured alongside the 100k ones
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+_TODAY = datetime.now(UTC)
+LAST_MONTH = (_TODAY.replace(day=1) - timedelta(days=1)).date()  # S1L's month
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -117,12 +121,19 @@ class Scenario:
     kind: str = "api"  # api, framework (F), python (P), database (D...), peer (T...)
     floor_of: str = ""  # a database floor: the SQL of this API scenario, run with psycopg
     group: str = ""  # measured with this API scenario, their runs alternating
+    stack: str = ""  # kind "stack": the API served by another server (see STACKS)
 
 
 SCENARIOS = {
     s.name: s
     for s in (
         Scenario("S1", "member lists their current month", "/time-entries"),
+        Scenario(
+            "S1L",
+            "member lists last month: a whole month on any date",
+            f"/time-entries?month={LAST_MONTH.month}&year={LAST_MONTH.year}",
+            group="S1L",
+        ),
         Scenario("S2", "member starts then stops a timer"),
         Scenario("S3", "member's summary", "/time-entries/summary"),
         Scenario(
@@ -176,13 +187,38 @@ SCENARIOS = {
             floor_of="S4",
             group="S4",
         ),
+        Scenario(
+            "W1",
+            "S1 served by gunicorn's own gthread worker instead of the production worker",
+            "/time-entries",
+            kind="stack",
+            group="S1",
+            stack="gthread",
+        ),
+        Scenario(
+            "W2",
+            "S1 served by granian (Rust HTTP server, WSGI on a pool of threads)",
+            "/time-entries",
+            kind="stack",
+            group="S1",
+            stack="granian",
+        ),
         Scenario("T1", "TimeTagger: list one user's month", kind="peer", group="S1"),
+        Scenario("T1L", "TimeTagger: list one user's last month", kind="peer", group="S1L"),
         Scenario("T2", "TimeTagger: start then stop a timer", kind="peer", group="S2"),
         Scenario("T2c", "TimeTagger: put one finished record", kind="peer", group="S2"),
     )
 }
-PEER_OF = {"S1": ("T1",), "S2": ("T2", "T2c")}  # TimeTagger's comparable operations
+PEER_OF = {
+    "S1": ("T1",),
+    "S1L": ("T1L",),
+    "S2": ("T2", "T2c"),
+}  # TimeTagger's comparable operations
 API_APP = "time_tracker_api:create_app()"
+# What docker-entrypoint.sh serves with: gunicorn managing workers that buffer whole requests
+# (waitress) before a thread runs the app.
+PRODUCTION_WORKER = "time_tracker_api.serving.Worker"
+STACKS = ("gunicorn", "gthread", "granian")  # gunicorn: with --worker-class (production's)
 FLOOR_APP = "bench.floor_app:create_app()"
 PYTHON_FLOOR_APP = "bench.python_floor:create_app()"
 
@@ -221,34 +257,53 @@ class Server:
         log: Path,
         app: str = API_APP,
         env: dict[str, str] | None = None,
+        stack: str = "gunicorn",
     ) -> None:
         """`args`: the harness's --workers, --threads, --worker-class and --gunicorn; `env`:
-        more environment variables for the app."""
+        more environment variables for the app; `stack`: one of STACKS, with the same
+        workers, threads and access log."""
         self.port = free_port()
         self.database_url = database_url
         self.secret = secrets.token_urlsafe(32)
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        command = [
-            str(gunicorn),
-            app,
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--worker-class",
-            args.worker_class,
-            *args.gunicorn,
-            "--access-logfile",
-            "-",
-            "--error-logfile",
-            "-",
-            "--worker-tmp-dir",
-            "/dev/shm",  # noqa: S108 - as docker-entrypoint.sh
-            "--no-control-socket",
-            "--reuse-port",
-        ]
+        if stack == "granian":
+            command = [
+                str(Path(sys.executable).with_name("granian")),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(args.workers),
+                "--blocking-threads",
+                str(args.threads),
+                "--access-log",
+                "--factory",
+                app.removesuffix("()"),
+            ]
+        else:
+            command = [
+                str(Path(sys.executable).with_name("gunicorn")),
+                app,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+                "--worker-class",
+                "gthread" if stack == "gthread" else args.worker_class,
+                *args.gunicorn,
+                "--access-logfile",
+                "-",
+                "--error-logfile",
+                "-",
+                "--worker-tmp-dir",
+                "/dev/shm",  # noqa: S108 - as docker-entrypoint.sh
+                "--no-control-socket",
+                "--reuse-port",
+            ]
         env = {
             **os.environ,
             "APP_ENV": "production",
@@ -1112,7 +1167,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads (8)")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    parser.add_argument(
+        "--worker-class",
+        default=PRODUCTION_WORKER,
+        help=f"gunicorn worker class of the API (production's: {PRODUCTION_WORKER})",
+    )
     parser.add_argument(
         "--gunicorn", action="append", default=[], help="one more gunicorn flag (repeatable)"
     )
@@ -1153,8 +1212,16 @@ class Run:
         self.peer: Any = None
         self.temporary = Path(tempfile.mkdtemp(prefix="tt-bench-"))
 
-    def serve(self, url: str, name: str, app: str = API_APP, env: dict | None = None) -> Server:
-        server = Server(url, self.args, RESULTS / f"{self.stamp}-{name}-gunicorn.log", app, env)
+    def serve(
+        self,
+        url: str,
+        name: str,
+        app: str = API_APP,
+        env: dict | None = None,
+        stack: str = "gunicorn",
+    ) -> Server:
+        log = RESULTS / f"{self.stamp}-{name}-server.log"
+        server = Server(url, self.args, log, app, env, stack)
         self.servers.append(server)
         return server
 
@@ -1228,8 +1295,15 @@ def main(argv: list[str] | None = None) -> None:
                 },
             )
             python_note = f"{len(statements)} statements (S1's), psycopg, orjson, no framework"
+        stacks = {
+            scenario.stack: run.serve(
+                args.database_url, f"api-{scenario.stack}", stack=scenario.stack
+            )
+            for scenario in args.scenarios
+            if scenario.kind == "stack"
+        }
         small = run.serve(args.scaling_url, "api-100k") if scaling else None
-        if chosen & {"T1", "T2", "T2c"}:
+        if chosen & {"T1", "T1L", "T2", "T2c"}:
             from bench import peer_timetagger
 
             run.peer = peer_timetagger.Peer(records_per_user=round(per_user), log_dir=RESULTS)
@@ -1258,6 +1332,13 @@ def main(argv: list[str] | None = None) -> None:
                 assert python_floor is not None
                 group.append(floor_member(scenario, python_floor, python_note))
                 answers[scenario.name] = {"postgresql": api_answer(scenario, python_floor, {})}
+            elif scenario.kind == "stack":
+                server = stacks[scenario.stack]
+                member = api_member(scenario, server, catalogs["postgresql"], "1M")
+                group.append(replace(member, dataset=f"1M {scenario.stack}"))
+                answers[scenario.name] = {
+                    "postgresql": api_answer(scenario, server, catalogs["postgresql"])
+                }
             elif scenario.kind == "database":
                 group.append(database_member(scenario, args.database_url, catalogs["postgresql"]))
             else:

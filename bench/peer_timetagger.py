@@ -89,6 +89,7 @@ PROJECT_KINDS = ["web-portal", "mobile-app", "data-platform"]
 ACTIVITIES = ["development", "code-review", "meetings", "design", "testing", "support"]
 NOTES = {
     "T1": "GET /api/v2/records?timerange=<this month>, all clients one user (wrk); {n} records",
+    "T1L": "GET /api/v2/records?timerange=<last month>, all clients one user (wrk)",
     "T2": "PUT start (t1 == t2) + PUT stop counted separately; client n as user n",
     "T2c": "one PUT of a finished record; client n as user n",
 }
@@ -317,9 +318,12 @@ def timeline(
     return records
 
 
-def month_range(now: datetime) -> tuple[int, int]:
-    """[start of this month, start of next month) in UTC, our API's default window."""
-    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+def month_range(now: datetime, months_back: int = 0) -> tuple[int, int]:
+    """[start of this month, start of next month) in UTC, our API's default window; or of the
+    month `months_back` months earlier."""
+    year, month = divmod(now.year * 12 + now.month - 1 - months_back, 12)
+    start = datetime(year, month + 1, 1, tzinfo=UTC)
+    now = start
     days = calendar.monthrange(now.year, now.month)[1]
     return int(start.timestamp()), int((start + timedelta(days=days)).timestamp())
 
@@ -458,16 +462,17 @@ class Peer:
             "t1_month_records": month["entries"],
         }
 
-    def t1_path(self) -> str:
-        start, end = month_range(datetime.now(UTC))
+    def t1_path(self, scenario: str = "T1") -> str:
+        """T1's month (this one), or T1L's (the last one, a whole month on any date)."""
+        start, end = month_range(datetime.now(UTC), 1 if scenario == "T1L" else 0)
         return f"{PREFIX}/records?timerange={start}-{end}"
 
     def answer(self, scenario: str) -> dict[str, int]:
         """The size of one answer: records in it and bytes of its JSON."""
         assert self.server is not None
-        if scenario == "T1":
+        if scenario in ("T1", "T1L"):
             status, payload = http(
-                "GET", f"{self.server.base}{self.t1_path()}", token=self.tokens[READER]
+                "GET", f"{self.server.base}{self.t1_path(scenario)}", token=self.tokens[READER]
             )
             records = json.loads(payload)["records"] if status == 200 else []
             return {"entries": len(records), "bytes": len(payload)}
@@ -487,10 +492,10 @@ class Peer:
         assert server is not None
         writers = [self.tokens[user] for user in self.writers()]
         timer_tokens = [writers[n % len(writers)] for n in range(clients)]
-        path = self.t1_path()
+        path = self.t1_path(scenario)
 
         def run(seconds: float) -> dict:
-            if scenario == "T1":
+            if scenario in ("T1", "T1L"):
                 reader = auth(self.tokens[READER])
                 return harness.run_wrk(server.base, path, reader, clients, seconds)
             return run_timers(server.port, timer_tokens, scenario, seconds)
@@ -500,7 +505,7 @@ class Peer:
     def note(self, scenario: str, clients: int) -> str:
         assert self.server is not None
         note = NOTES[scenario].format(n=self.facts.get("t1_month_records", "?"))
-        if clients > len(self.writers()) and scenario != "T1":
+        if clients > len(self.writers()) and scenario not in ("T1", "T1L"):
             note += f"; {clients} clients share {len(self.writers())} users"
         threads = sum(self.server.status_field("Threads"))
         return f"{note}; server: {len(self.server.pids())} process, {threads} threads"

@@ -17,8 +17,11 @@ Row = dict[str, Any]  # one result of a run
 Get = Callable[..., Row | None]
 RSS_LIMIT_MB = 150
 FLOOR_FACTOR = 2.0
+PYTHON_FLOOR_P50 = 1.5  # S1 p50 at most this many times the Python floor's, at 1 client
+PYTHON_FLOOR_THROUGHPUT = 0.6  # S1 at 16 clients at least this share of the floor's req/s
+STACKS = ("W1", "W2")  # S1 served otherwise than in production (bench/harness.py says how)
 SCALING_FACTOR = 1.3
-PEER = {"S1": "T1", "S2": "T2"}  # our scenario -> TimeTagger's comparable operation
+PEER = {"S1": "T1", "S1L": "T1L", "S2": "T2"}  # our scenario -> TimeTagger's comparable operation
 NO_PEER = {"S3": "TimeTagger has no summary: its client sums the records T1 lists"}
 PAIRED = "1M paired"  # bench/harness.py: 1M runs interleaved with the 100k ones
 MAIN = "postgresql"
@@ -41,7 +44,7 @@ def render(report: dict[str, Any]) -> str:
     if report.get("answers"):
         lines += ["### The answers", "", *_answers(report["answers"]), ""]
     lines += ["### Figures", "", *_table(rows), ""]
-    lines += ["### Ratios", "", *_ratios(get, clients), ""]
+    lines += ["### Ratios", "", *_ratios(get, clients, rows), ""]
     lines += ["### Targets", "", *_targets(rows, get, clients), ""]
     return "\n".join(lines)
 
@@ -130,7 +133,7 @@ def _table(rows: list[Row]) -> list[str]:
     return out
 
 
-def _ratios(get: Get, clients: list[int]) -> list[str]:
+def _ratios(get: Get, clients: list[int], rows: list[Row]) -> list[str]:
     out = [
         "| ours | against | clients | p50 ours / theirs | req/s ours / theirs |",
         "|---|---|---:|---:|---:|",
@@ -161,6 +164,17 @@ def _ratios(get: Get, clients: list[int]) -> list[str]:
             f"| {other['p50_ms'] / main['p50_ms']:.2f} "
             f"| {other['requests_per_s'] / main['requests_per_s']:.2f} |"
         )
+    for stack in STACKS:
+        for n in clients:
+            production = get("S1", n)
+            other = next((r for r in rows if (r["scenario"], r["clients"]) == (stack, n)), None)
+            if production and other:
+                out.append(
+                    f"| {stack}: S1 on {other['dataset'].split(' ', 1)[-1]} "
+                    f"| S1 on the production worker | {n} "
+                    f"| {other['p50_ms'] / production['p50_ms']:.2f} "
+                    f"| {other['requests_per_s'] / production['requests_per_s']:.2f} |"
+                )
     for scenario, n, big, small in _scaling_pairs(get, clients):
         out.append(
             f"| {scenario} at 1M | {scenario} at 100k | {n} "
@@ -228,16 +242,18 @@ def _targets(rows: list[Row], get: Get, clients: list[int]) -> list[str]:
         )
     python_1, python_16 = get("P", 1), get("P", 16)
     if s1 and python_1:
+        ratio = s1["p50_ms"] / python_1["p50_ms"]
         out.append(
-            f"- S1 / Python floor, p50 at 1 client: {s1['p50_ms']:.2f} / "
-            f"{python_1['p50_ms']:.2f} ms = {s1['p50_ms'] / python_1['p50_ms']:.2f}×"
+            f"- S1 p50 ≤ {PYTHON_FLOOR_P50}× the Python floor (P), 1 client: {s1['p50_ms']:.2f} / "
+            f"{python_1['p50_ms']:.2f} ms = {ratio:.2f}×: " + _verdict(ratio <= PYTHON_FLOOR_P50)
         )
     s1_16 = get("S1", 16)
     if s1_16 and python_16:
+        ratio = s1_16["requests_per_s"] / python_16["requests_per_s"]
         out.append(
-            f"- S1 / Python floor, throughput at 16 clients: {s1_16['requests_per_s']:.1f} / "
-            f"{python_16['requests_per_s']:.1f} req/s = "
-            f"{s1_16['requests_per_s'] / python_16['requests_per_s']:.2f}×"
+            f"- S1 throughput ≥ {PYTHON_FLOOR_THROUGHPUT}× the Python floor's (P), 16 clients: "
+            f"{s1_16['requests_per_s']:.1f} / {python_16['requests_per_s']:.1f} req/s = "
+            f"{ratio:.2f}×: " + _verdict(ratio >= PYTHON_FLOOR_THROUGHPUT)
         )
     for n in clients:
         s2, floor = get("S2", n), get("D2", n)
