@@ -13,6 +13,7 @@ from commons.domain.audit import AuditEvent, EventQuery
 from commons.domain.catalog import CatalogItem, CatalogKind
 from commons.domain.events import RecordChanged
 from commons.domain.idempotency import IdempotencyRecord
+from commons.domain.pagination import Position
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import Window
 from commons.domain.users import User
@@ -101,6 +102,13 @@ class TimeEntryRepository(Protocol):
     def count(self, query: TimeEntryQuery) -> int:
         """How many entries match the query, ignoring limit and offset."""
 
+    def page(
+        self, query: TimeEntryQuery, after: Position | None = None
+    ) -> builtins.list[TimeEntry]:
+        """At most `query.limit` of the entries `list` shows, newest first: those after the
+        position `after` (from an index, whatever its depth), else those from `query.offset`
+        on (reading the names of the page's entries only)."""
+
     def latest_per_project(self, tenant_id: str, owner_id: str) -> builtins.list[TimeEntry]:
         """The user's most recent entry of each project, newest first."""
 
@@ -116,9 +124,12 @@ class TimeEntryRepository(Protocol):
 
 
 class EventRepository(Protocol):
-    def page(self, query: EventQuery) -> tuple[int, list[AuditEvent]]:
-        """How many of the tenant's audit events match, and the query's page of them,
-        newest first (date, then id, descending)."""
+    def count(self, query: EventQuery) -> int:
+        """How many of the tenant's audit events match the filters."""
+
+    def page(self, query: EventQuery, after: Position | None = None) -> list[AuditEvent]:
+        """At most `query.limit` matching events, newest first (date, then id, descending):
+        those after the position `after` when it is given, else those from `query.offset` on."""
 
 
 class IdempotencyRepository(Protocol):

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commons.domain.exceptions import ValidationFailed
-
-DEFAULT_PAGE_LENGTH = 100
-MAX_PAGE_LENGTH = 500
+from commons.domain.pagination import DEFAULT_PAGE_LENGTH, Position
 
 
 @dataclass(frozen=True)
@@ -43,18 +41,16 @@ class EventFilters:
 
 @dataclass(frozen=True)
 class EventQuery:
-    """One page of a tenant's audit log, newest first (date, then id, descending)."""
+    """Some of a tenant's audit log, newest first (date, then id, descending): `limit` events
+    from position `offset`. How many a client may ask for at once is the page request's rule
+    (commons.domain.pagination.PageRequest)."""
 
     tenant_id: str
     filters: EventFilters
     offset: int = 0
     limit: int = DEFAULT_PAGE_LENGTH
 
-    def __post_init__(self) -> None:
-        if self.offset < 0:
-            raise ValidationFailed("start must not be negative", {"start": "must be 0 or more"})
-        if not 1 <= self.limit <= MAX_PAGE_LENGTH:
-            raise ValidationFailed(
-                f"length must be 1 to {MAX_PAGE_LENGTH}",
-                {"length": f"must be 1 to {MAX_PAGE_LENGTH}"},
-            )
+
+def event_position(event: AuditEvent) -> Position:
+    """Where an event stands in the newest-first log: a page's cursor."""
+    return Position(event.date, event.id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from commons.domain.exceptions import ValidationFailed
+from commons.domain.pagination import Position
 from commons.domain.time_windows import Window
 
 FUTURE_LEEWAY = timedelta(seconds=60)
@@ -91,6 +92,11 @@ class TimeEntryQuery:
     uri: str | None = None
     limit: int | None = None
     offset: int = 0
+
+
+def entry_position(entry: TimeEntry) -> Position:
+    """Where an entry stands in a newest-first list: a page's cursor."""
+    return Position(entry.start_date, entry.id)
 
 
 def duration_parts(seconds: float) -> dict[str, int]:

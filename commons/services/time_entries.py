@@ -27,12 +27,14 @@ from commons.domain.exceptions import (
     OverlappingTimeEntry,
     RunningEntryExists,
 )
+from commons.domain.pagination import Page, PageRequest
 from commons.domain.principal import Principal
 from commons.domain.time_entries import (
     TimeEntry,
     TimeEntryQuery,
     clean_technologies,
     duration_parts,
+    entry_position,
 )
 from commons.domain.time_windows import (
     Window,
@@ -82,14 +84,17 @@ def list_entries(storage: Storage, principal: Principal, filters: EntryFilters) 
 
 
 def page_entries(
-    storage: Storage, principal: Principal, filters: EntryFilters, start: int, length: int
-) -> tuple[int, list[TimeEntry]]:
-    """One page of the entries `list_entries` would show, and how many there are in all."""
+    storage: Storage, principal: Principal, filters: EntryFilters, request: PageRequest
+) -> Page[TimeEntry]:
+    """One page of the entries `list_entries` would show (the client's `limit` aside), the
+    cursor of the next, and how many there are in all when the request counts them."""
     with storage.unit_of_work() as uow:
         query = _query(uow, principal, filters)
-        total = uow.time_entries.count(query)
-        page = dataclasses.replace(query, offset=start, limit=length)
-        return total, uow.time_entries.list(page)
+        total = uow.time_entries.count(query) if request.counts else None
+        # One entry beyond the page tells whether another page follows.
+        wanted = dataclasses.replace(query, offset=request.start, limit=request.length + 1)
+        entries = uow.time_entries.page(wanted, request.after)
+    return Page.of(entries, request.length, total, entry_position)
 
 
 def get_entry(storage: Storage, principal: Principal, entry_id: str) -> TimeEntry:

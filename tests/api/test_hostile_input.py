@@ -7,15 +7,18 @@ order of authorization and validation.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 
+from commons.domain.pagination import MAX_CURSOR_LENGTH, Position, encode_cursor
 from tests.conftest import ADMIN, Caller, claims, hs256
 from time_tracker_api.validation import MAX_JSON_DEPTH, MAX_QUERY_INTEGER
 
@@ -534,3 +537,83 @@ def test_every_route_answers_a_hostile_body_with_a_4xx_error_body(app, admin, cu
             assert 400 <= response.status_code < 500, (method, path, response.status_code)
             assert set(response.json) >= {"message", "code"}, (method, path)
     assert names(admin) == ["Acme"]
+
+
+# Page cursors (`after`) -------------------------------------------------------------------------
+
+PAGED = ["/time-entries/paginated", "/events"]
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def other_spelling(cursor: str) -> str:
+    """The cursor with other unused low bits in its last character: the same bytes, decoded
+    leniently, but not a spelling the API writes."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    pad = "=" * (-len(cursor) % 4)
+    same = base64.urlsafe_b64decode(cursor + pad)
+    for letter in alphabet:
+        twin = cursor[:-1] + letter
+        if twin != cursor and base64.urlsafe_b64decode(twin + pad) == same:
+            return twin
+    raise AssertionError("every spelling of this length is canonical")
+
+
+MOMENT = "2026-03-10T09:00:00.000000Z"
+VALID = encode_cursor(Position(datetime(2026, 3, 10, 9, tzinfo=UTC), "a" * 35))
+HOSTILE_CURSORS = {
+    "empty": "",
+    "not base64": "!!!!",
+    "padded": VALID + "=" * (-len(VALID) % 4 or 4),
+    "standard alphabet": b64(f"1|{MOMENT}|a?>?").replace("-", "+").replace("_", "/"),
+    "a number": "12345",
+    "a word": "true",
+    "JSON": quote('{"start": 0}'),
+    "garbage bytes": "____",
+    "NUL": "%00",
+    "NUL inside": VALID[:4] + "%00" + VALID[4:],
+    "NUL in the id": b64(f"1|{MOMENT}|a\x00b"),
+    "lone surrogate": "%ED%A0%80",
+    "invalid UTF-8": "%FF%FE",
+    "invalid UTF-8 inside": b64("1|") + "_w",
+    "huge": "A" * 100_000,
+    "too long": "A" * (MAX_CURSOR_LENGTH + 1),
+    "another version": b64(f"2|{MOMENT}|x"),
+    "no id": b64(f"1|{MOMENT}|"),
+    "id too long": b64(f"1|{MOMENT}|" + "x" * 65),
+    "no separators": b64(f"1{MOMENT}x"),
+    "month 13": b64("1|2026-13-10T09:00:00.000000Z|x"),
+    "short moment": b64("1|2026-3-10T09:00:00.0Z|x"),
+    "offset moment": b64("1|2026-03-10T09:00:00.000000+01:00|x"),
+    "before 1900": b64("1|1899-12-31T23:59:59.999999Z|x"),
+    "year 9999": b64("1|9999-01-01T00:00:00.000000Z|x"),
+    "other low bits": other_spelling(VALID),
+}
+
+
+@pytest.mark.parametrize("path", PAGED)
+@pytest.mark.parametrize("kind", list(HOSTILE_CURSORS))
+def test_a_cursor_the_api_did_not_write_is_400(admin, path, kind):
+    response = admin.get(f"{path}?after={HOSTILE_CURSORS[kind]}")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["errors"]) == ["after"]
+
+
+@pytest.mark.parametrize("path", PAGED)
+def test_a_well_formed_cursor_of_nothing_is_an_empty_last_page(admin, path):
+    response = admin.get(f"{path}?after={VALID}")
+
+    assert response.status_code == 200, response.json
+    assert response.json == {"records_total": None, "data": [], "next": None}
+
+
+@pytest.mark.parametrize("path", PAGED)
+@pytest.mark.parametrize("value", ["1", "yes", "TRUE", "", "%00"])
+def test_count_is_true_or_false(admin, path, value):
+    response = admin.get(f"{path}?count={value}")
+
+    error = assert_error(response, 400, "validation_error")
+    assert list(error["errors"]) == ["count"]

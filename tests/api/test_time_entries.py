@@ -938,9 +938,114 @@ def test_pages_answer_the_total_and_one_slice(member, work):
     middle = member.get(f"/time-entries/paginated?{MARCH}&start=1&length=1")
     beyond = member.get(f"/time-entries/paginated?{MARCH}&start=3&length=10")
 
-    assert whole.json == {"records_total": 3, "data": [third, second, first]}
-    assert middle.json == {"records_total": 3, "data": [second]}
-    assert beyond.json == {"records_total": 3, "data": []}
+    assert whole.json == {"records_total": 3, "data": [third, second, first], "next": None}
+    assert {**middle.json, "next": "…"} == {"records_total": 3, "data": [second], "next": "…"}
+    assert beyond.json == {"records_total": 3, "data": [], "next": None}
+    after_middle = member.get(f"/time-entries/paginated?{MARCH}&after={middle.json['next']}")
+    assert after_middle.json == {"records_total": None, "data": [first], "next": None}
+
+
+def page_of(caller: Caller, query: str) -> dict:
+    response = caller.get(f"/time-entries/paginated?{query}")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def walk(caller: Caller, query: str, length: int, after: str | None = None) -> list[str]:
+    """Every id of the list after `after` (from the top without it), following `next` from
+    page to page to the last."""
+    seen: list[str] = []
+    page = page_of(caller, f"{query}&length={length}" + (f"&after={after}" if after else ""))
+    while True:
+        seen += [entry["id"] for entry in page["data"]]
+        if page["next"] is None:
+            return seen
+        assert len(page["data"]) == length
+        page = page_of(caller, f"{query}&length={length}&after={page['next']}")
+
+
+@pytest.fixture
+def team_march(client, tenant: str, admin: Caller, member: Caller, colleague: Caller, work):
+    """A tenant's March in which several people start entries at the same instants (ties that
+    only ids order), one spans the month's start, one runs since February, one is deleted."""
+    third = Caller(client, tenant, f"third-{uuid.uuid4().hex[:8]}")
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"):
+        for caller in (member, colleague, admin):
+            create_entry(caller, work, on("09:00", day), on("10:00", day))
+        create_entry(member, work, on("11:00", day), on("12:00", day))
+    create_entry(colleague, work, on("23:00", "2026-02-28"), on("01:00", "2026-03-01"))
+    create_entry(third, work, on("08:00", "2026-02-20"))
+    gone = create_entry(member, work, on("13:00", "2026-03-02"), on("14:00", "2026-03-02"))
+    assert member.delete(f"/time-entries/{gone['id']}").status_code == 204
+    return f"{MARCH}&user_id=*"
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 17, 18, 100])
+def test_walking_the_pages_after_each_cursor_gives_the_list_in_order(admin, team_march, length):
+    everything = listed(admin, team_march)
+    assert len(everything) == 18
+
+    by_position = [
+        entry["id"]
+        for start in range(0, len(everything), length)
+        for entry in page_of(admin, f"{team_march}&start={start}&length={length}")["data"]
+    ]
+
+    assert walk(admin, team_march, length) == by_position == everything
+
+
+def test_a_page_after_a_cursor_is_not_counted_unless_asked(admin, team_march):
+    first = page_of(admin, f"{team_march}&length=4")
+    after = first["next"]
+
+    assert first["records_total"] == 18
+    assert page_of(admin, f"{team_march}&length=4&after={after}")["records_total"] is None
+    assert page_of(admin, f"{team_march}&length=4&after={after}&count=true")["records_total"] == 18
+    assert page_of(admin, f"{team_march}&length=4&count=false")["records_total"] is None
+    assert page_of(admin, f"{team_march}&length=4&start=4&count=false") == page_of(
+        admin, f"{team_march}&length=4&after={after}"
+    )
+
+
+def test_the_last_page_has_no_next_and_an_empty_page_neither(admin, team_march):
+    last = page_of(admin, f"{team_march}&start=16&length=3")
+    exact = page_of(admin, f"{team_march}&start=14&length=4")
+    beyond = page_of(admin, f"{team_march}&start=18")
+
+    assert len(last["data"]) == 2 and last["next"] is None
+    assert len(exact["data"]) == 4 and exact["next"] is None
+    assert beyond == {"records_total": 18, "data": [], "next": None}
+
+
+def test_a_cursor_keeps_its_place_when_entries_come_and_go(admin, member, work, team_march):
+    first = page_of(admin, f"{team_march}&length=5")
+    rest = walk(admin, team_march, 5, after=first["next"])
+    newer = create_entry(member, work, on("09:00", "2026-03-20"), on("10:00", "2026-03-20"))
+    gone = next(entry for entry in rest if entry in set(listed(member)))
+    assert member.delete(f"/time-entries/{gone}").status_code == 204
+
+    assert walk(admin, team_march, 5, after=first["next"]) == [e for e in rest if e != gone]
+    assert listed(admin, team_march)[0] == newer["id"]
+
+
+def test_start_and_after_together_are_refused(admin, team_march):
+    after = page_of(admin, f"{team_march}&length=2")["next"]
+
+    refused = admin.get(f"/time-entries/paginated?{team_march}&start=2&after={after}")
+    from_zero = admin.get(f"/time-entries/paginated?{team_march}&start=0&after={after}")
+
+    assert_refused(refused, 400, "validation_error")
+    assert "start" in refused.json["errors"]
+    assert from_zero.status_code == 200
+
+
+def test_another_tenants_cursor_shows_nothing_of_theirs(admin, stranger, work, team_march):
+    theirs = page_of(admin, f"{team_march}&length=2")["next"]
+    own = create_entry(stranger, new_work(stranger, "Own"), on("08:00", "2026-03-01"), on("09:00"))
+
+    answer = page_of(stranger, f"{MARCH}&user_id=*&after={theirs}&count=true")
+
+    assert answer == {"records_total": 1, "data": [own], "next": None}
 
 
 def test_recent_projects_are_the_active_ones_of_the_latest_twenty_entries(admin, member, work):

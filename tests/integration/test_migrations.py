@@ -101,6 +101,25 @@ def test_the_migrated_schema_is_the_one_the_application_uses(fresh_storage):
                 assert tuple(c.name for c in index.columns) in migrated_unique, index.name
 
 
+def test_the_lists_order_their_pages_from_indexes_in_that_order(fresh_storage):
+    fresh_storage.migrate()
+    inspector = sa.inspect(fresh_storage.engine)
+
+    def indexes(table):
+        return {i["name"]: i["column_names"] for i in inspector.get_indexes(table)}
+
+    entry_pages = indexes("time_entry")["ix_time_entry_tenant_page"]
+    assert entry_pages[:3] == ["tenant_id", "start_date", "id"]
+    assert "ix_time_entry_tenant_start" not in indexes("time_entry")
+    assert indexes("events")["ix_events_tenant_date_id"] == ["tenant_id", "date", "id"]
+    assert "ix_events_tenant_date" not in indexes("events")
+    down_to(fresh_storage, "0009_change_documents")
+    inspector = sa.inspect(fresh_storage.engine)
+    assert indexes("time_entry")["ix_time_entry_tenant_start"] == ["tenant_id", "start_date"]
+    assert indexes("events")["ix_events_tenant_date"] == ["tenant_id", "date"]
+    assert "ix_time_entry_tenant_page" not in indexes("time_entry")
+
+
 def test_the_schema_compiles_for_sql_server():
     dialect = mssql.dialect()
     modules = [importlib.import_module(f"migrations.{name}") for name in MIGRATIONS]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from commons.domain.audit import EventFilters, EventQuery
+from commons.domain.audit import EventFilters, EventQuery, event_position
 from commons.domain.catalog import (
     ACTIVITY,
     CUSTOMER,
@@ -25,7 +25,7 @@ from commons.domain.catalog import (
 )
 from commons.domain.events import RecordCreated
 from commons.domain.exceptions import AlreadyExists
-from commons.domain.time_entries import TimeEntry
+from commons.domain.time_entries import TimeEntry, TimeEntryQuery, entry_position
 from commons.domain.time_windows import Window
 from commons.domain.users import User, invited_user
 
@@ -93,8 +93,7 @@ def tenant_events(storage, tenant):
     """The tenant's audit log once every change has been dispatched."""
     storage.dispatch_changes()
     with storage.unit_of_work() as uow:
-        _, events = uow.events.page(EventQuery(tenant_id=tenant, filters=EventFilters()))
-    return events
+        return uow.events.page(EventQuery(tenant_id=tenant, filters=EventFilters()))
 
 
 def test_a_taken_name_is_refused_whatever_its_case(storage, tenant):
@@ -341,6 +340,111 @@ def test_worked_seconds_clip_entries_to_each_window(storage, tenant):
         worked = uow.time_entries.worked_seconds(tenant, "u1", windows, now=at("12:30"))
 
     assert worked == {"inside": 1800, "across": 4500, "day": 9000, "before": 0, "between": 0}
+
+
+def march_of_a_team(storage, tenant):
+    """Entries of four people in March 2026 (the list's query for the whole tenant): ties
+    only ids order, one spanning the month's start, one running since February, one deleted,
+    one of April, and another tenant's."""
+    team = []
+    for day in ("02", "03", "04"):
+        for owner in ("u1", "u2", "u3"):
+            start = datetime.fromisoformat(f"2026-03-{day}T09:00:00+00:00")
+            team.append(time_entry(tenant, start, start + timedelta(hours=1), owner=owner))
+    april = datetime(2026, 4, 1, 9, tzinfo=UTC)
+    team += [
+        time_entry(tenant, at("23:00") - timedelta(days=10), at("01:00") - timedelta(days=9)),
+        time_entry(tenant, datetime(2026, 2, 20, 8, tzinfo=UTC), owner="u4"),
+        time_entry(tenant, at("12:00"), at("13:00"), owner="u2", deleted=datetime.now(UTC)),
+        time_entry(tenant, april, april + timedelta(hours=1)),
+        time_entry(f"other-{uuid.uuid4()}", at("09:00"), at("10:00")),
+    ]
+    add_entries(storage, *team)
+    march = Window(datetime(2026, 3, 1, tzinfo=UTC), april.replace(hour=0))
+    return TimeEntryQuery(tenant_id=tenant, window=march)
+
+
+@pytest.mark.parametrize(
+    "owners, expected",
+    [({}, 11), ({"owner_ids": ("u1", "u4")}, 5), ({"excluded_owner_ids": ("u2",)}, 8)],
+    ids=["everyone", "chosen", "all but one"],
+)
+def test_pages_by_position_or_after_a_cursor_follow_the_list(storage, tenant, owners, expected):
+    query = dataclasses.replace(march_of_a_team(storage, tenant), **owners)
+    with storage.unit_of_work() as uow:
+        everything = uow.time_entries.list(query)
+        total = uow.time_entries.count(query)
+        walks, offsets = {}, {}
+        for length in (1, 2, 4, 5, 11, 12):
+            walks[length], after = [], None
+            while page := uow.time_entries.page(dataclasses.replace(query, limit=length), after):
+                walks[length] += page
+                after = entry_position(page[-1])
+            offsets[length] = [
+                entry
+                for start in range(0, len(everything) + length, length)
+                for entry in uow.time_entries.page(
+                    dataclasses.replace(query, offset=start, limit=length)
+                )
+            ]
+
+    assert total == len(everything) == expected
+    assert [(e.start_date, e.id) for e in everything] == sorted(
+        ((e.start_date, e.id) for e in everything), reverse=True
+    )
+    for length in walks:
+        assert walks[length] == offsets[length] == everything, length
+
+
+def test_a_page_reads_the_names_of_its_entries(storage, tenant):
+    customer = add(storage, CUSTOMER, Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="Ac"))
+    project = add(
+        storage,
+        PROJECT,
+        Project(id=str(uuid.uuid4()), tenant_id=tenant, name="Web", customer_id=customer.id),
+    )
+    work = add(storage, ACTIVITY, activity(tenant, "Coding"))
+    with storage.unit_of_work(write=True) as uow:
+        uow.users.record(User(id="u1", tenant_id=tenant, email="u1@example.com"))
+        uow.commit()
+    entries = [
+        dataclasses.replace(entry, project_id=project.id, activity_id=work.id)
+        for entry in (
+            time_entry(tenant, at(f"0{hour}:00"), at(f"0{hour}:30")) for hour in (7, 8, 9)
+        )
+    ]
+    add_entries(storage, *entries)
+    day = TimeEntryQuery(tenant_id=tenant, window=Window(at("00:00"), at("23:00")))
+
+    with storage.unit_of_work() as uow:
+        listed = uow.time_entries.list(day)
+        deep = uow.time_entries.page(dataclasses.replace(day, offset=1, limit=1))
+        after = uow.time_entries.page(dataclasses.replace(day, limit=5), entry_position(listed[0]))
+
+    assert deep == listed[1:2] and after == listed[1:]
+    assert {(e.project_name, e.activity_name, e.customer_name, e.owner_email) for e in listed} == {
+        ("Web", "Coding", "Ac", "u1@example.com")
+    }
+
+
+def test_event_pages_after_a_cursor_follow_the_log(storage, tenant):
+    with storage.unit_of_work(write=True) as uow:
+        for number in range(7):
+            uow.add_event(RecordCreated(tenant, "someone", "activity", f"item-{number}", "Made"))
+        uow.commit()
+    log = tenant_events(storage, tenant)
+    query = EventQuery(tenant_id=tenant, filters=EventFilters(), limit=3)
+    with storage.unit_of_work() as uow:
+        count = uow.events.count(query)
+        pages = [uow.events.page(query)]
+        while pages[-1]:
+            pages.append(uow.events.page(query, event_position(pages[-1][-1])))
+        deep = uow.events.page(dataclasses.replace(query, offset=5))
+        other = uow.events.page(dataclasses.replace(query, tenant_id=f"other-{uuid.uuid4()}"))
+
+    assert count == len(log) == 7
+    assert [event for page in pages for event in page] == log
+    assert deep == log[5:] and other == []
 
 
 def test_storage_answers_a_ping(storage):

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask_restx import Resource, fields, inputs, reqparse
+from flask_restx import Resource, fields, reqparse
 
-from commons.domain.audit import DEFAULT_PAGE_LENGTH, MAX_PAGE_LENGTH, EventFilters
+from commons.domain.audit import EventFilters
 from commons.feature_toggles.flags import AUDIT_LOG
 from commons.services import audit
 from time_tracker_api.context import principal, require_feature, storage
+from time_tracker_api.pages import page_arguments, page_fields, page_request
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import NullableString, count_argument, query_instant
+from time_tracker_api.validation import NullableString, query_instant
 
 ns = Namespace("events", description="The tenant's audit log (admins)")
 
@@ -32,10 +33,7 @@ event = ns.model(
         "tenant_id": fields.String(readonly=True, description="The owning tenant"),
     },
 )
-page = ns.model(
-    "AuditEventPage",
-    {"records_total": fields.Integer, "data": fields.List(fields.Nested(event))},
-)
+page = ns.model("AuditEventPage", page_fields(event))
 
 page_filters = reqparse.RequestParser()
 page_filters.add_argument("item_id", location="args", help="the changed record's id")
@@ -47,13 +45,7 @@ page_filters.add_argument(
 page_filters.add_argument(
     "end_date", location="args", help="ISO 8601 date (inclusive) or date-time (exclusive)"
 )
-page_filters.add_argument("start", type=count_argument(0), default=0, location="args")
-page_filters.add_argument(
-    "length",
-    type=inputs.int_range(1, MAX_PAGE_LENGTH),
-    default=DEFAULT_PAGE_LENGTH,
-    location="args",
-)
+page_arguments(page_filters)
 
 
 def _filters(args: dict[str, Any]) -> EventFilters:
@@ -75,10 +67,7 @@ class Events(Resource):
     @ns.response(403, "Admins only; also when the `audit-log` feature flag is off for the caller")
     @ns.marshal_with(page)
     def get(self) -> Any:
-        """A page of the tenant's audit log, newest first, with the total number of events"""
+        """A page of the tenant's audit log, newest first, the next page's cursor, the total"""
         require_feature(AUDIT_LOG)
         args = page_filters.parse_args()
-        total, data = audit.page_events(
-            storage(), principal(), _filters(args), args["start"], args["length"]
-        )
-        return {"records_total": total, "data": data}
+        return audit.page_events(storage(), principal(), _filters(args), page_request(args))

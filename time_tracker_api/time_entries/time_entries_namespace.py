@@ -14,6 +14,7 @@ from commons.services import time_entries
 from commons.services.time_entries import EntryFilters
 from time_tracker_api.catalog_models import COMMON_OUTPUT
 from time_tracker_api.context import principal, storage
+from time_tracker_api.pages import page_arguments, page_fields, page_request
 from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import (
     UUID,
@@ -27,8 +28,6 @@ from time_tracker_api.validation import (
 )
 
 ns = Namespace("time-entries", description="Timers and timesheets")
-
-MAX_PAGE_LENGTH = 500
 
 entry_fields = {
     "project_id": UUID(required=True, description="An active project of the tenant"),
@@ -88,10 +87,7 @@ worked = ns.model(
         "month": fields.Nested(duration),
     },
 )
-page = ns.model(
-    "TimeEntryPage",
-    {"records_total": fields.Integer, "data": fields.List(fields.Nested(entry))},
-)
+page = ns.model("TimeEntryPage", page_fields(entry))
 
 
 def _offset_minutes(value: str) -> int:
@@ -132,11 +128,7 @@ list_filters.add_argument(
     "end_date", location="args", help="ISO 8601 date (inclusive) or date-time"
 )
 
-page_filters = list_filters.copy()
-page_filters.add_argument("start", type=count_argument(0), default=0, location="args")
-page_filters.add_argument(
-    "length", type=inputs.int_range(1, MAX_PAGE_LENGTH), default=100, location="args"
-)
+page_filters = page_arguments(list_filters.copy())
 
 summary_filters = _zone_arguments(reqparse.RequestParser())
 summary_filters.add_argument(
@@ -231,14 +223,12 @@ class Summary(Resource):
 class Paginated(Resource):
     @ns.doc(id="page_time_entries")
     @ns.expect(page_filters)
+    @ns.response(403, "user_id is for admins")
     @ns.marshal_with(page)
     def get(self) -> Any:
-        """A page of the list (start, length ≤ 500) with the total number of records"""
+        """A page of the list (start or after, length ≤ 500), the next page's cursor, the total"""
         args = page_filters.parse_args()
-        total, data = time_entries.page_entries(
-            storage(), principal(), _filters(args), args["start"], args["length"]
-        )
-        return {"records_total": total, "data": data}
+        return time_entries.page_entries(storage(), principal(), _filters(args), page_request(args))
 
 
 @ns.route("/<record_id:id>")

@@ -2,8 +2,8 @@
 
 Dates are stored as fixed-width UTC strings, so string order and range filters follow time.
 The emulator has no OFFSET/LIMIT, and ORDER BY on two fields needs a composite index: a page
-reads the TOP start+length+1 by date, reads every event tied on the page's last date when
-that one extra shares it, and orders by (date, id) itself.
+is read with `newest_first` (commons/data_access_layer/cosmos/pages.py), by date alone, ties
+ordered by id in Python.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from commons.data_access_layer.cosmos import containers
 from commons.data_access_layer.cosmos.documents import timestamp
+from commons.data_access_layer.cosmos.pages import newest_first
 from commons.domain.audit import AuditEvent, EventQuery
+from commons.domain.pagination import Position
 
 if TYPE_CHECKING:
     from commons.data_access_layer.cosmos.unit_of_work import CosmosUnitOfWork
@@ -26,35 +28,27 @@ class CosmosEventRepository:
         self.uow = uow
         self.container = uow.container(containers.EVENT)
 
-    def page(self, query: EventQuery) -> tuple[int, list[AuditEvent]]:
+    def count(self, query: EventQuery) -> int:
         where, values = _matching(query)
-        counted = self._query(f"SELECT VALUE COUNT(1) FROM c WHERE {where}", query, **values)
-        total = int(counted[0]) if counted else 0
-        if query.offset >= total:
-            return total, []
-        end = query.offset + query.limit
-        # One more than the page needs: it tells whether events tied on the page's last date
-        # may lie beyond what was read.
-        documents = self._query(
-            f"SELECT TOP @top * FROM c WHERE {where} ORDER BY c.date DESC",
-            query,
-            top=end + 1,
-            **values,
+        counted = self.uow.query(
+            self.container, f"SELECT VALUE COUNT(1) FROM c WHERE {where}", query.tenant_id, **values
         )
-        if len(documents) > end and documents[end]["date"] == documents[end - 1]["date"]:
-            boundary = documents[end]["date"]
-            tied = self._query(
-                f"SELECT * FROM c WHERE {where} AND c.date = @boundary",
-                query,
-                boundary=boundary,
-                **values,
-            )
-            documents = [d for d in documents if d["date"] != boundary] + tied
-        found = sorted((_event(d) for d in documents), key=lambda e: (e.date, e.id), reverse=True)
-        return total, found[query.offset : end]
+        return int(counted[0]) if counted else 0
 
-    def _query(self, sql: str, query: EventQuery, **values: Any) -> list[Any]:
-        return self.uow.query(self.container, sql, query.tenant_id, **values)
+    def page(self, query: EventQuery, after: Position | None = None) -> list[AuditEvent]:
+        where, values = _matching(query)
+        documents = newest_first(
+            self.uow,
+            self.container,
+            query.tenant_id,
+            where,
+            values,
+            moment="date",
+            offset=query.offset,
+            limit=query.limit,
+            after=after,
+        )
+        return [_event(d) for d in documents]
 
 
 def _matching(query: EventQuery) -> tuple[str, dict[str, Any]]:

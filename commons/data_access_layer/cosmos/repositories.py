@@ -27,6 +27,7 @@ from commons.data_access_layer.cosmos.documents import (
     timestamp,
     to_document,
 )
+from commons.data_access_layer.cosmos.pages import newest_first
 from commons.domain.catalog import (
     INACTIVE,
     PROJECT,
@@ -36,6 +37,7 @@ from commons.domain.catalog import (
     normalized_name,
 )
 from commons.domain.exceptions import AlreadyExists, RunningEntryExists, StorageUnavailable
+from commons.domain.pagination import Position
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery, intersects
 from commons.domain.time_windows import LATEST, Window
 from commons.domain.users import User, email_already_used, email_key
@@ -431,19 +433,24 @@ class CosmosTimeEntryRepository:
         self.uow.stage(self.container, "replace", self._document(entry), RunningEntryExists)
 
     def list(self, query: TimeEntryQuery) -> builtins.list[TimeEntry]:
-        top = f"TOP {int(query.offset + query.limit)} " if query.limit is not None else ""
+        return self.page(query)
+
+    def page(
+        self, query: TimeEntryQuery, after: Position | None = None
+    ) -> builtins.list[TimeEntry]:
         where, values = self._matching(query)
-        documents = self.uow.query(
+        documents = newest_first(
+            self.uow,
             self.container,
-            f"SELECT {top}* FROM c WHERE {where} ORDER BY c.start_date DESC",
             query.tenant_id,
-            **values,
+            where,
+            values,
+            moment="start_date",
+            offset=query.offset,
+            limit=query.limit,
+            after=after,
         )
-        entries = sorted(
-            (self._entity(d) for d in documents), key=lambda e: (e.start_date, e.id), reverse=True
-        )
-        end = None if query.limit is None else query.offset + query.limit
-        return self._enriched(entries[query.offset : end], query.tenant_id)
+        return self._enriched([self._entity(d) for d in documents], query.tenant_id)
 
     def count(self, query: TimeEntryQuery) -> int:
         where, values = self._matching(query)

@@ -150,7 +150,19 @@ time_entry = sa.Table(
     ),
     sa.Index("ix_time_entry_owner_start", "tenant_id", "owner_id", "start_date"),
     sa.Index("ix_time_entry_owner_end", "tenant_id", "owner_id", "end_date"),
-    sa.Index("ix_time_entry_tenant_start", "tenant_id", "start_date"),
+    # The lists' order (newest first, ties by id) over live entries, covering the columns a
+    # page's conditions read (migration 0010; on MariaDB and MySQL, which have neither INCLUDE
+    # nor partial indexes, end_date, owner_id and deleted are key columns instead).
+    sa.Index(
+        "ix_time_entry_tenant_page",
+        "tenant_id",
+        "start_date",
+        "id",
+        postgresql_include=["end_date", "owner_id"],
+        postgresql_where=sa.text("deleted IS NULL"),
+        mssql_include=["end_date", "owner_id"],
+        mssql_where=sa.text("deleted IS NULL"),
+    ),
     sa.Index("ix_time_entry_owner_project", "tenant_id", "owner_id", "project_id", "start_date"),
 )
 
@@ -189,7 +201,7 @@ events = sa.Table(
     sa.Column("item_id", id_string(USER_ID, unicode=True), nullable=False),
     sa.Column("container_id", id_string(32), nullable=False),
     sa.Column("session_id", id_string(64), nullable=True),
-    sa.Index("ix_events_tenant_date", "tenant_id", "date"),
+    sa.Index("ix_events_tenant_date_id", "tenant_id", "date", "id"),
     sa.Index("ix_events_tenant_item", "tenant_id", "item_id"),
 )
 

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from commons.data_access_layer.sql.functions import (
 from commons.data_access_layer.sql.types import UTCDateTime
 from commons.domain.catalog import INACTIVE
 from commons.domain.exceptions import OverlappingTimeEntry, RunningEntryExists
+from commons.domain.pagination import Position
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import LATEST, Window
 
@@ -190,7 +191,48 @@ class SqlTimeEntryRepository:
         return self._fetch(_listing(_Shape.of(query)), _parameters(query))
 
     def count(self, query: TimeEntryQuery) -> int:
-        counted = sa.select(sa.func.count()).select_from(entries).where(self._matching(query))
+        inside, spanning = self._window_parts(query)
+        return self._count(inside) + self._count(spanning)
+
+    def page(
+        self, query: TimeEntryQuery, after: Position | None = None
+    ) -> builtins.list[TimeEntry]:
+        """A window's entries are those starting inside it, a range of the (tenant_id,
+        start_date, id) index in the lists' order, then those spanning its start, at most one
+        per person (a person's entries never overlap). Read apart, a page never scans all the
+        entries that started before the window only to find that none of them is in it."""
+        inside, spanning = self._window_parts(query)
+        if after is not None:
+            inside, spanning = sa.and_(inside, _before(after)), sa.and_(spanning, _before(after))
+        found: builtins.list[TimeEntry] = []
+        skipped = 0  # of the spanning entries
+        if after is None and query.offset:
+            found = self._fetch(_deferred_page(inside, query.offset, query.limit), {})
+            if not found:
+                skipped = max(query.offset - self._count(inside), 0)
+        elif after is None or after.moment >= query.window.start:
+            found = self._fetch(_limited(_newest_first(inside), query.limit), {})
+        if query.limit is not None and len(found) >= query.limit:
+            return found
+        rest = self._fetch(_newest_first(spanning), {})[skipped:]
+        return found + (rest if query.limit is None else rest[: query.limit - len(found)])
+
+    def _window_parts(
+        self, query: TimeEntryQuery
+    ) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+        """The query's entries that start inside its window, and those spanning its start."""
+        start, end = _at(query.window.start), _at(query.window.end)
+        inside = sa.and_(
+            self._filters(query), entries.c.start_date >= start, entries.c.start_date < end
+        )
+        # Meeting the window's first microsecond is the window condition of the GiST index on
+        # PostgreSQL, which finds the few entries running at that instant.
+        first = Window(query.window.start, query.window.start + MICROSECOND)
+        spanning = sa.and_(self._filters(query), entries.c.start_date < start, _meets(first))
+        return inside, spanning
+
+    def _count(self, condition: sa.ColumnElement[bool]) -> int:
+        counted = sa.select(sa.func.count()).select_from(entries).where(condition)
         return int(self.connection.execute(counted).scalar_one())
 
     def latest_per_project(self, tenant_id: str, owner_id: str) -> builtins.list[TimeEntry]:
@@ -249,8 +291,9 @@ class SqlTimeEntryRepository:
         # 0.1 + 0.2 < 1), which would otherwise cost a whole second once truncated for display.
         return {name: round(float(row[name]), 6) for name in windows}
 
-    def _matching(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
-        conditions = [self._live(query.tenant_id), _meets(query.window)]
+    def _filters(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
+        """What the query asks of entries besides its window."""
+        conditions = [self._live(query.tenant_id)]
         if query.owner_ids is not None:
             conditions.append(entries.c.owner_id.in_(query.owner_ids))
         if query.excluded_owner_ids:
@@ -400,6 +443,43 @@ def _listing(shape: _Shape) -> sa.Select[Any]:
     if shape.limit:
         statement = statement.limit(sa.bindparam("limit", type_=sa.Integer()))
     return statement
+
+
+NEWEST_FIRST = (entries.c.start_date.desc(), entries.c.id.desc())
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _limited(statement: sa.Select[Any], limit: int | None) -> sa.Select[Any]:
+    return statement if limit is None else statement.limit(limit)
+
+
+def _before(after: Position) -> sa.ColumnElement[bool]:
+    """Entries after `after` in the newest-first order: a range of the (tenant_id, start_date,
+    id) index, spelled so that every database reads it as one."""
+    moment = _at(after.moment)
+    return sa.and_(
+        entries.c.start_date <= moment,
+        sa.or_(entries.c.start_date < moment, entries.c.id < after.id),
+    )
+
+
+def _deferred_page(
+    condition: sa.ColumnElement[bool], offset: int, limit: int | None
+) -> sa.Select[Any]:
+    """A page deep into a list, as a deferred join: the entries skipped are counted off the
+    (tenant_id, start_date, id) index alone (migration 0010 makes it cover the list's
+    conditions), and only the page's own entries are read with their names."""
+    skipped = sa.select(entries.c.tenant_id, entries.c.id).where(condition)
+    skipped = skipped.order_by(*NEWEST_FIRST).offset(offset)
+    if limit is not None:
+        skipped = skipped.limit(limit)
+    page = skipped.subquery("page")
+    named = _entries_with_names()
+    joined = page.join(
+        named.get_final_froms()[0],
+        sa.and_(entries.c.tenant_id == page.c.tenant_id, entries.c.id == page.c.id),
+    )
+    return sa.select(*named.selected_columns).select_from(joined).order_by(*NEWEST_FIRST)
 
 
 @functools.cache
