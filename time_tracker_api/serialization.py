@@ -15,7 +15,8 @@ header) still goes through flask-restx's own marshalling, which implements masks
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -184,6 +185,39 @@ def json_bytes(data: Any) -> bytes:
     return orjson.dumps(data) + b"\n"
 
 
+def json_array_chunks(batches: Iterable[Any], serialize: Serializer) -> Iterator[bytes]:
+    """The body `json_bytes(serialize(every item of every batch))` is, a batch at a time."""
+    yield b"["
+    separator = b""
+    for batch in batches:
+        items = json_bytes(serialize(list(batch)))[1:-2]  # the array without `[` and `]\n`
+        if items:
+            yield separator + items
+            separator = b","
+    yield b"]\n"
+
+
+def _handing_over(read: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    """The batches already `read`, each let go of once given, then the `rest`."""
+    while read:
+        yield read.pop(0)
+    yield from rest
+
+
+def _closing(chunks: Iterator[bytes], source: Iterator[Any]) -> Iterator[bytes]:
+    """`chunks`, closing `source` once they are written or the client is gone."""
+    try:
+        yield from chunks
+    finally:
+        _close(source)
+
+
+def _close(iterator: Iterator[Any]) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
 def _renderer(code: int, serialize: Serializer) -> idempotency.Renderer:
     """How a view's result becomes the answer an idempotent request stores with its write."""
     return lambda result: Answer(int(code), json_bytes(serialize(result)))
@@ -284,6 +318,45 @@ class Namespace(flask_restx.Namespace):
                     data, status, headers = unpack(response)
                     return serialize(data), status, headers
                 return serialize(response)
+
+            return wrapper
+
+        return decorator
+
+    def stream_list_with(
+        self, fields: Any, code: int = HTTPStatus.OK, description: str | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`marshal_list_with` for a view that returns its objects in batches (an iterable of
+        lists). An answer of one batch is one body, as `marshal_list_with` makes it; a longer
+        one is written batch by batch (chunked), the same bytes, in the memory of two batches.
+        Whatever fails before the second batch is read gets its usual error answer."""
+        documented = super().marshal_with(fields, True, code, description)
+        compiled = compile_model(fields)
+
+        def marshal(mask: str | None) -> Serializer:
+            if not mask and not self.ordered:
+                return compiled
+            return lambda data: flask_restx.marshal(data, fields, mask=mask, ordered=self.ordered)
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(documented(func))
+            def wrapper(*args: Any, **kw: Any) -> Any:
+                serialize = marshal(request.headers.get(current_app.config["RESTX_MASK_HEADER"]))
+                batches = iter(func(*args, **kw))
+                try:
+                    head = list(itertools.islice(batches, 2))
+                    if len(head) == 2:
+                        serialize(head[0][:1])  # a mask that cannot apply fails here, not midway
+                except BaseException:
+                    _close(batches)
+                    raise
+                if len(head) < 2:
+                    _close(batches)
+                    return serialize(head[0] if head else []), code
+                chunks = json_array_chunks(_handing_over(head, batches), serialize)
+                response = current_app.response_class(_closing(chunks, batches), code)
+                response.headers["Content-Type"] = "application/json"
+                return response
 
             return wrapper
 

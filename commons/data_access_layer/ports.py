@@ -194,8 +194,10 @@ class UnitOfWork(Protocol):
 
 
 class Storage(Protocol):
-    def unit_of_work(self, write: bool = False) -> UnitOfWork:
-        """A unit of work; `write` asks for one that will change data."""
+    def unit_of_work(self, write: bool = False, snapshot: bool = False) -> UnitOfWork:
+        """A unit of work; `write` asks for one that will change data, `snapshot` for one
+        whose reads all see the data as it was at the first (a long read in many statements).
+        Cosmos DB has no snapshot across queries: there each read sees the latest data."""
 
     def ping(self) -> None:
         """Raise StorageUnavailable when the storage cannot be reached."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -48,6 +48,8 @@ from commons.services import idempotency
 from commons.services.events import changed
 
 RECENT_ENTRIES = 20
+# Entries a long list reads (and an answer writes) at a time.
+STREAM_BATCH = 500
 TIME_ENTRY = "time_entry"
 EDITABLE = (
     "project_id",
@@ -81,6 +83,27 @@ def list_entries(storage: Storage, principal: Principal, filters: EntryFilters) 
     """Entries intersecting the window, newest first."""
     with storage.unit_of_work() as uow:
         return uow.time_entries.list(_query(uow, principal, filters))
+
+
+def stream_entries(
+    storage: Storage, principal: Principal, filters: EntryFilters, batch: int = STREAM_BATCH
+) -> Iterator[list[TimeEntry]]:
+    """The entries `list_entries` shows, in batches of at most `batch`, every batch read from
+    one snapshot of the storage (each a keyset page after the one before): a list of any
+    length in bounded memory. Nothing is read before the first batch is asked for; close the
+    iterator to stop early."""
+    with storage.unit_of_work(snapshot=True) as uow:
+        query = _query(uow, principal, filters)
+        left, after = query.limit, None
+        while left is None or left > 0:
+            size = batch if left is None else min(batch, left)
+            entries = uow.time_entries.page(dataclasses.replace(query, limit=size), after)
+            if entries:
+                yield entries
+            if len(entries) < size:
+                return
+            left = None if left is None else left - size
+            after = entry_position(entries[-1])
 
 
 def page_entries(

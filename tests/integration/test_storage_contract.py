@@ -447,6 +447,26 @@ def test_event_pages_after_a_cursor_follow_the_log(storage, tenant):
     assert deep == log[5:] and other == []
 
 
+def test_a_snapshot_unit_of_work_reads_what_was_there_at_its_first_read(storage, tenant):
+    if not hasattr(storage, "engine"):
+        pytest.skip("Cosmos DB has no snapshot across queries (see Storage.unit_of_work)")
+    query = march_of_a_team(storage, tenant)
+    with storage.unit_of_work(snapshot=True) as uow:
+        before = uow.time_entries.list(query)
+        late = time_entry(tenant, at("05:00") - timedelta(days=9), at("06:00") - timedelta(days=9))
+        add_entries(storage, late)
+        with storage.unit_of_work(write=True) as writer:
+            writer.time_entries.update(dataclasses.replace(before[0], deleted=datetime.now(UTC)))
+            writer.commit()
+        again = uow.time_entries.list(query)
+        counted = uow.time_entries.count(query)
+    with storage.unit_of_work() as uow:
+        now = uow.time_entries.list(query)
+
+    assert again == before and counted == len(before)
+    assert {e.id for e in now} == {e.id for e in before[1:]} | {late.id}
+
+
 def test_storage_answers_a_ping(storage):
     storage.ping()
 

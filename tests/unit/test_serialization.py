@@ -15,7 +15,7 @@ from flask_restx import Model, fields, marshal
 from flask_restx.marshalling import make
 
 from time_tracker_api.api import create_api
-from time_tracker_api.serialization import compile_model
+from time_tracker_api.serialization import compile_model, json_array_chunks, json_bytes
 
 # Every model marshalled by a response (schema models only document raw JSON).
 MODELS = {name: m for name, m in create_api().models.items() if isinstance(m, Model)}
@@ -110,3 +110,16 @@ def test_defaults_attributes_and_dotted_paths_follow_marshal() -> None:
     }
     for data in ({}, {"title": "T", "address": {"city": "Quito"}, "count": "3", "tags": ("a", 1)}):
         assert compile_model(model)(data) == marshal(data, model)
+
+
+@pytest.mark.parametrize("sizes", [[], [0], [3], [2, 0, 1], [0, 0], [1, 1, 1, 4]])
+def test_a_list_written_in_batches_is_the_bytes_of_one_body(sizes: list[int]) -> None:
+    model = MODELS["TimeEntry"]
+    serialize = compile_model(model)
+    rng = random.Random(str(sizes))
+    batches = [[make_object(model, rng) for _ in range(size)] for size in sizes]
+
+    chunks = list(json_array_chunks(batches, serialize))
+
+    assert b"".join(chunks) == json_bytes(serialize([item for batch in batches for item in batch]))
+    assert len(chunks) == 2 + sum(1 for batch in batches if batch)

@@ -167,12 +167,15 @@ class TimeEntries(Resource):
     @ns.doc(id="list_time_entries")
     @ns.expect(list_filters)
     @ns.response(403, "user_id is for admins")
-    @ns.marshal_list_with(entry)
+    @ns.stream_list_with(entry)
     def get(self) -> Any:
         """List time entries intersecting a window (default: this month), newest first"""
-        return time_entries.list_entries(
-            storage(), principal(), _filters(list_filters.parse_args())
-        )
+        filters = _filters(list_filters.parse_args())
+        if filters.user_ids is None:
+            return [time_entries.list_entries(storage(), principal(), filters)]
+        # Other people's entries (an admin's team, the whole tenant) are read in batches
+        # from one snapshot and written as they are read.
+        return time_entries.stream_entries(storage(), principal(), filters)
 
     @ns.doc(id="create_time_entry")
     @ns.expect(entry_input)

@@ -286,7 +286,8 @@ class CosmosStorage:
     def database(self) -> DatabaseProxy:
         return self.client.get_database_client(self.settings.cosmos_database)
 
-    def unit_of_work(self, write: bool = False) -> CosmosUnitOfWork:
+    def unit_of_work(self, write: bool = False, snapshot: bool = False) -> CosmosUnitOfWork:
+        # Cosmos DB has no snapshot across queries: each one reads the latest committed data.
         return CosmosUnitOfWork(self, write)
 
     def ping(self) -> None:

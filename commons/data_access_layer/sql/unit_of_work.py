@@ -85,6 +85,19 @@ _OUTBOX_INSERT = sa.insert(tables.outbox)  # its values are a change's, given pe
 _REPOSITORIES: dict[str, type[SqlCatalogRepository]] = {"project": SqlProjectRepository}
 
 
+def _snapshot_options(dialect: sa.Dialect) -> dict[str, Any]:
+    """A read-only transaction whose statements all see the snapshot of its first.
+
+    REPEATABLE READ is that on PostgreSQL and InnoDB (a consistent read view from the first
+    read). SQLite's deferred transaction keeps the snapshot of its first read in WAL mode.
+    """
+    if dialect.name == "postgresql":
+        return {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    if dialect.name in ("mysql", "mariadb"):
+        return {"isolation_level": "REPEATABLE READ"}
+    return {}
+
+
 class SqlUnitOfWork:
     """Changes made through its repositories commit together or not at all."""
 
@@ -93,15 +106,18 @@ class SqlUnitOfWork:
     events: SqlEventRepository
     idempotency: SqlIdempotencyRepository
 
-    def __init__(self, engine: sa.Engine, write: bool):
+    def __init__(self, engine: sa.Engine, write: bool, snapshot: bool = False):
         self.engine = engine
         self.write = write
+        self.snapshot = snapshot
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
             self.connection = self.engine.connect()
             if self.write:
                 self.connection.execution_options(**{IMMEDIATE: True})
+            elif self.snapshot:
+                self.connection.execution_options(**_snapshot_options(self.engine.dialect))
             elif self.engine.dialect.name == "postgresql":
                 # A reading unit of work only reads, and under READ COMMITTED each statement
                 # sees its own snapshot in a transaction as out of one: without BEGIN and
@@ -171,8 +187,8 @@ class SqlStorage:
             reason = str(error).splitlines()[0]
             raise ConfigurationError(f"SQL_DATABASE_URI is not usable: {reason}") from error
 
-    def unit_of_work(self, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write)
+    def unit_of_work(self, write: bool = False, snapshot: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write, snapshot)
 
     def ping(self) -> None:
         try:
