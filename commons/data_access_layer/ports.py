@@ -41,6 +41,9 @@ class UserRepository(Protocol):
     def list(self, tenant_id: str) -> list[User]:
         """Every user of the tenant, ordered by email then id."""
 
+    def tester_ids(self, tenant_id: str) -> builtins.list[str]:
+        """The ids of the tenant's testers (by their token or by a grant), in id order."""
+
     def record(self, user: User) -> None:
         """Insert or refresh what the user's token says (id, email, name, token groups)."""
 

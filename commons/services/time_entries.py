@@ -341,7 +341,7 @@ def _query(uow: UnitOfWork, principal: Principal, filters: EntryFilters) -> Time
             raise Forbidden("Only admins can list other users' time entries")
         owner_ids = None if "*" in filters.user_ids else filters.user_ids
         if not principal.is_tester:
-            excluded = tuple(u.id for u in uow.users.list(principal.tenant_id) if u.is_tester)
+            excluded = tuple(uow.users.tester_ids(principal.tenant_id))
     return TimeEntryQuery(
         tenant_id=principal.tenant_id,
         window=_window(filters),

@@ -191,6 +191,30 @@ def test_users_are_recorded_refreshed_and_granted_groups(storage, tenant):
         assert [u.id for u in uow.users.list(tenant)] == ["u1"]
 
 
+def test_testers_are_found_by_their_token_or_a_grant_and_only_them(storage, tenant):
+    def user(user_id, *groups, email=None):
+        return User(id=user_id, tenant_id=tenant, email=email, token_groups=frozenset(groups))
+
+    other = f"other-{uuid.uuid4()}"
+    with storage.unit_of_work(write=True) as uow:
+        uow.users.record(user("by-token", "time-tracker-tester"))
+        uow.users.record(user("by-grant"))
+        uow.users.grant(tenant, "by-grant", "time-tracker-tester")
+        uow.users.record(user("admin", "time-tracker-admin"))
+        # The group's name in another field is no membership.
+        uow.users.record(user("lookalike", email="time-tracker-tester@example.com"))
+        uow.users.record(user("revoked"))
+        uow.users.grant(tenant, "revoked", "time-tracker-tester")
+        uow.users.revoke(tenant, "revoked", "time-tracker-tester")
+        uow.users.record(
+            User(id="elsewhere", tenant_id=other, token_groups=frozenset({"time-tracker-tester"}))
+        )
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.users.tester_ids(tenant) == ["by-grant", "by-token"]
+        assert uow.users.tester_ids(f"none-{uuid.uuid4()}") == []
+
+
 def test_an_invited_user_is_claimed_once_by_a_login_with_their_email(storage, tenant):
     invited = invited_user(tenant, "Ana@Example.com", "Ana")
     with storage.unit_of_work(write=True) as uow:

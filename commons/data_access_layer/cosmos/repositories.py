@@ -167,6 +167,9 @@ class CosmosUserRepository:
         )
         return sorted((_user(d) for d in documents), key=lambda u: (u.email or "", u.id))
 
+    def tester_ids(self, tenant_id: str) -> builtins.list[str]:
+        return sorted(user.id for user in self.list(tenant_id) if user.is_tester)
+
     def record(self, user: User) -> None:
         now = timestamp(datetime.now(UTC))
         existing = self._document(user.tenant_id, user.id) or {}

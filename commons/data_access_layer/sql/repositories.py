@@ -20,6 +20,7 @@ from commons.domain.catalog import (
     normalized_name,
 )
 from commons.domain.exceptions import AlreadyExists
+from commons.domain.principal import TESTER_GROUP
 from commons.domain.users import User, email_already_used, email_key
 
 
@@ -175,6 +176,25 @@ class SqlUserRepository:
 
     def list(self, tenant_id: str) -> list[User]:
         return self._load(tenant_id, sa.true())
+
+    def tester_ids(self, tenant_id: str) -> builtins.list[str]:
+        # Every admin listing of the tenant's entries excludes testers: read only theirs, not
+        # every user. A token's groups are a JSON list; its text narrows the rows to check.
+        users, memberships = tables.users, tables.user_groups
+        granted = sa.select(memberships.c.user_id).where(
+            memberships.c.tenant_id == tenant_id, memberships.c.group_name == TESTER_GROUP
+        )
+        claimed = sa.select(users.c.id, users.c.token_groups).where(
+            users.c.tenant_id == tenant_id,
+            sa.cast(users.c.token_groups, sa.UnicodeText()).contains(TESTER_GROUP),
+        )
+        ids = set(self.connection.execute(granted).scalars())
+        ids.update(
+            user_id
+            for user_id, groups in self.connection.execute(claimed)
+            if TESTER_GROUP in (groups or ())
+        )
+        return sorted(ids)
 
     def record(self, user: User) -> None:
         users = tables.users
