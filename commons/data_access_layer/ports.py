@@ -85,6 +85,18 @@ class TimeEntryRepository(Protocol):
     ) -> bool:
         """Whether another live entry of the user meets [start, end)."""
 
+    def conflicts(
+        self,
+        tenant_id: str,
+        owner_id: str,
+        start: datetime,
+        end: datetime | None,
+        exclude_id: str | None = None,
+    ) -> tuple[bool, bool]:
+        """What stands in the way of the user's entry over [start, end), asked at once: whether
+        another live entry of theirs runs (asked for a running entry, end None; False for
+        others), and whether another meets [start, end)."""
+
     def previous(
         self, tenant_id: str, owner_id: str, before: datetime, exclude_id: str
     ) -> TimeEntry | None:

@@ -307,13 +307,12 @@ def _check_references(uow: UnitOfWork, entry: TimeEntry, changed: set[str]) -> N
 
 def _check_timeline(uow: UnitOfWork, entry: TimeEntry) -> None:
     """One running entry per user, and no two entries of a user overlapping."""
-    if entry.running:
-        running = uow.time_entries.running(entry.tenant_id, entry.owner_id)
-        if running is not None and running.id != entry.id:
-            raise RunningEntryExists()
-    if uow.time_entries.has_overlap(
+    another_runs, overlaps = uow.time_entries.conflicts(
         entry.tenant_id, entry.owner_id, entry.start_date, entry.end_date, exclude_id=entry.id
-    ):
+    )
+    if another_runs:
+        raise RunningEntryExists()
+    if overlaps:
         raise OverlappingTimeEntry()
 
 

@@ -316,6 +316,22 @@ def test_overlaps_are_half_open_and_running_entries_never_end(
         assert repository.has_overlap(tenant, "u1", at(start), end and at(end)) is overlaps
         assert repository.has_overlap(tenant, "u2", at(start), end and at(end)) is False
         assert repository.has_overlap(f"other-{uuid.uuid4()}", "u1", at(start), None) is False
+        # Asked together: another entry runs (counted for a running entry only), and overlaps.
+        conflicts = repository.conflicts(tenant, "u1", at(start), end and at(end))
+        assert conflicts == (end is None, overlaps)
+        assert repository.conflicts(tenant, "u2", at(start), end and at(end)) == (False, False)
+
+
+def test_conflicts_leave_out_the_entry_itself_and_deleted_ones(storage, tenant):
+    running = time_entry(tenant, at("12:00"))
+    gone = time_entry(tenant, at("09:00"), at("10:00"), deleted=datetime.now(UTC))
+    add_entries(storage, running, gone, time_entry(f"other-{uuid.uuid4()}", at("08:00")))
+
+    with storage.unit_of_work() as uow:
+        repository = uow.time_entries
+        assert repository.conflicts(tenant, "u1", at("12:00"), None, running.id) == (False, False)
+        assert repository.conflicts(tenant, "u1", at("09:00"), at("10:00")) == (False, False)
+        assert repository.conflicts(tenant, "u1", at("13:00"), None, "new") == (True, True)
 
 
 def test_an_entry_never_overlaps_itself_or_deleted_entries(storage, tenant):

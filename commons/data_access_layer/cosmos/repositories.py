@@ -383,6 +383,18 @@ class CosmosTimeEntryRepository:
         running = [e for e in candidates if e.running and e.deleted is None]
         return self._enriched(running, tenant_id)[0] if running else None
 
+    def conflicts(
+        self,
+        tenant_id: str,
+        owner_id: str,
+        start: datetime,
+        end: datetime | None,
+        exclude_id: str | None = None,
+    ) -> tuple[bool, bool]:
+        running = self.running(tenant_id, owner_id) if end is None else None
+        meets = self.has_overlap(tenant_id, owner_id, start, end, exclude_id)
+        return running is not None and running.id != exclude_id, meets
+
     def has_overlap(
         self,
         tenant_id: str,

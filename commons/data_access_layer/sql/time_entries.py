@@ -138,6 +138,25 @@ class SqlTimeEntryRepository:
         }
         return self.connection.execute(_overlapping(), parameters).first() is not None
 
+    def conflicts(
+        self,
+        tenant_id: str,
+        owner_id: str,
+        start: datetime,
+        end: datetime | None,
+        exclude_id: str | None = None,
+    ) -> tuple[bool, bool]:
+        window = Window(start, end or LATEST)
+        parameters = {
+            "tenant_id": tenant_id,
+            "owner_id": owner_id,
+            "window_start": window.start,
+            "window_end": window.end,
+            "exclude_id": exclude_id or "",  # ids are never empty
+        }
+        running, meets = self.connection.execute(_conflicts(), parameters).one()
+        return end is None and bool(running), bool(meets)
+
     def previous(
         self, tenant_id: str, owner_id: str, before: datetime, exclude_id: str
     ) -> TimeEntry | None:
@@ -522,24 +541,35 @@ def _update() -> sa.Update:
     )
 
 
-@functools.cache
-def _overlapping() -> sa.Select[Any]:
-    window = intervals_meet(
+def _window_met() -> sa.ColumnElement[bool]:
+    return intervals_meet(
         entries.c.start_date,
         entries.c.end_date,
         sa.bindparam("window_start", type_=UTCDateTime()),
         sa.bindparam("window_end", type_=UTCDateTime()),
     )
-    return (
-        sa.select(entries.c.id)
-        .where(
-            _live_in_tenant(),
-            entries.c.owner_id == sa.bindparam("owner_id"),
-            window,
-            entries.c.id != sa.bindparam("exclude_id"),
-        )
-        .limit(1)
+
+
+def _others_of_owner() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _live_in_tenant(),
+        entries.c.owner_id == sa.bindparam("owner_id"),
+        entries.c.id != sa.bindparam("exclude_id"),
     )
+
+
+@functools.cache
+def _overlapping() -> sa.Select[Any]:
+    return sa.select(entries.c.id).where(_others_of_owner(), _window_met()).limit(1)
+
+
+@functools.cache
+def _conflicts() -> sa.Select[Any]:
+    """Whether another entry of the owner runs, and whether one meets the window: one round
+    trip, each answered from its own index."""
+    running = sa.exists().where(_others_of_owner(), entries.c.running_slot.is_not(None))
+    meets = sa.exists().where(_others_of_owner(), _window_met())
+    return sa.select(sa.case((running, 1), else_=0), sa.case((meets, 1), else_=0))
 
 
 @functools.cache
