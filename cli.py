@@ -280,27 +280,13 @@ def seed_data(args: argparse.Namespace) -> None:
 
 
 def analyze_database(url: str) -> None:
-    """Refresh the planner's statistics after a bulk load: on a fresh, never analysed table
-    PostgreSQL once read a just-written entry back through the wrong index (229 ms, not 2)."""
-    import sqlalchemy as sa
-
-    from commons.data_access_layer.sql.engine import create_sql_engine
-    from commons.data_access_layer.sql.tables import metadata
+    """Refresh the planner's statistics of every table after a bulk load."""
+    from commons.data_access_layer.sql.engine import analyze, create_sql_engine
 
     engine = create_sql_engine(url)
     try:
         with engine.connect() as connection:
-            backend = connection.dialect.name
-            if backend in ("mysql", "mariadb"):
-                there = set(sa.inspect(connection).get_table_names())
-                names = [table.name for table in metadata.sorted_tables if table.name in there]
-                quote = connection.dialect.identifier_preparer.quote
-                # ANALYZE TABLE answers with a result set of one status row per table.
-                connection.exec_driver_sql(
-                    f"ANALYZE TABLE {', '.join(quote(name) for name in names)}"
-                ).fetchall()
-            else:  # PostgreSQL and SQLite: every table of the database
-                connection.exec_driver_sql("ANALYZE")
+            analyze(connection)
             connection.commit()
     finally:
         engine.dispose()

@@ -13,12 +13,14 @@ Cosmos DB: nothing to do. Pages order by one property, which the containers' ran
 serve, and break ties by id in Python (commons/data_access_layer/cosmos/pages.py).
 
 The indexes are built inside the migration's transaction: writes to the table wait meanwhile
-(about 3 s for a million time entries on PostgreSQL on a 2-core machine).
+(about 3 s for a million time entries on PostgreSQL on a 2-core machine). The two tables are
+analysed afterwards, so that the planners know the new indexes.
 """
 
 import sqlalchemy as sa
 
 from commons.data_access_layer.migrations import target
+from commons.data_access_layer.sql.engine import analyze
 
 ENTRY_PAGE, ENTRY_START = "ix_time_entry_tenant_page", "ix_time_entry_tenant_start"
 EVENT_PAGE, EVENT_DATE = "ix_events_tenant_date_id", "ix_events_tenant_date"
@@ -69,6 +71,9 @@ def _up(connection):
     sa.Index(ENTRY_START, time_entry.c.tenant_id, time_entry.c.start_date).drop(connection)
     sa.Index(EVENT_PAGE, events.c.tenant_id, events.c.date, events.c.id).create(connection)
     sa.Index(EVENT_DATE, events.c.tenant_id, events.c.date).drop(connection)
+    # Without statistics of the new index, SQLite chose it for a person's month on a table
+    # analysed before: 300 ms instead of 2.
+    analyze(connection, ["time_entry", "events"])
 
 
 def _down(connection):
