@@ -26,8 +26,10 @@ import orjson
 from flask import current_app, request
 from flask_restx import fields
 from flask_restx.marshalling import make
+from flask_restx.mask import Mask, MaskError
 from flask_restx.utils import unpack
 
+from commons.domain.exceptions import ValidationFailed
 from commons.domain.idempotency import Answer
 from commons.services import idempotency
 
@@ -284,6 +286,22 @@ def _attribute_reader(getters: list[tuple[str, Getter]]) -> Callable[[Any], dict
     return namespace["read"]
 
 
+def requested_mask() -> str | None:
+    """The field mask the request asks for (the `X-Fields` header), checked before any work:
+    one that does not parse is the client's mistake (400), not a failure of the answer."""
+    header = current_app.config["RESTX_MASK_HEADER"]
+    mask = request.headers.get(header)
+    if mask:
+        try:
+            Mask(mask)
+        except MaskError as error:
+            raise ValidationFailed(
+                f"The {header} header is not a field mask: {error}",
+                {header: "must be a field mask, like 'id,start_date' or 'id,project{name}'"},
+            ) from None
+    return mask
+
+
 class Namespace(flask_restx.Namespace):
     """flask-restx's Namespace whose `marshal_with` serializes with `compile_model`."""
 
@@ -308,7 +326,7 @@ class Namespace(flask_restx.Namespace):
 
             @functools.wraps(with_masks)
             def wrapper(*args: Any, **kw: Any) -> Any:
-                mask = request.headers.get(current_app.config["RESTX_MASK_HEADER"])
+                mask = requested_mask()
                 if mask or not plain:
                     idempotency.render_with(_renderer(code, _restx_marshal(fields, mask)))
                     return with_masks(*args, **kw)
@@ -341,7 +359,7 @@ class Namespace(flask_restx.Namespace):
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(documented(func))
             def wrapper(*args: Any, **kw: Any) -> Any:
-                serialize = marshal(request.headers.get(current_app.config["RESTX_MASK_HEADER"]))
+                serialize = marshal(requested_mask())
                 batches = iter(func(*args, **kw))
                 try:
                     head = list(itertools.islice(batches, 2))

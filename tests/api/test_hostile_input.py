@@ -617,3 +617,20 @@ def test_count_is_true_or_false(admin, path, value):
 
     error = assert_error(response, 400, "validation_error")
     assert list(error["errors"]) == ["count"]
+
+
+@pytest.mark.parametrize("mask", ["{", "id,{", "id}", "project{name"])
+@pytest.mark.parametrize(
+    "path", ["/customers", "/time-entries?user_id=*", "/time-entries/paginated", "/events"]
+)
+def test_a_field_mask_that_does_not_parse_is_400_on_a_read(admin, customer, mask, path):
+    error = assert_error(admin.get(path, headers={"X-Fields": mask}), 400, "validation_error")
+    assert "X-Fields" in error["errors"]
+
+
+def test_a_field_mask_that_does_not_parse_is_400_and_the_write_is_not_made(admin):
+    response = admin.post("/customers", json={"name": "Acme"}, headers={"X-Fields": "{"})
+
+    assert_error(response, 400, "validation_error")
+    assert names(admin) == []
+    assert admin.get("/customers", headers={"X-Fields": "name"}).json == []
