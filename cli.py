@@ -280,14 +280,20 @@ def seed_data(args: argparse.Namespace) -> None:
 
 
 def analyze_database(url: str) -> None:
-    """Refresh the planner's statistics of every table after a bulk load."""
+    """Refresh the planner's statistics of every table after a bulk load; on PostgreSQL also
+    vacuum, which sets the visibility map that index-only scans (deep pages) rely on, as
+    autovacuum would some time after the load."""
     from commons.data_access_layer.sql.engine import analyze, create_sql_engine
 
     engine = create_sql_engine(url)
     try:
         with engine.connect() as connection:
-            analyze(connection)
-            connection.commit()
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql("VACUUM (ANALYZE)")  # not inside a transaction
+            else:
+                analyze(connection)
+                connection.commit()
     finally:
         engine.dispose()
 

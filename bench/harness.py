@@ -112,6 +112,10 @@ _TODAY = datetime.now(UTC)
 LAST_MONTH = (_TODAY.replace(day=1) - timedelta(days=1)).date()  # S1L's month
 
 
+DEEP = 500_000  # the position of S8's and S9's deep pages
+EVENTS = 1_000_000  # the audit log S9 pages: inserted into the 1M database when it has fewer
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -122,6 +126,29 @@ class Scenario:
     floor_of: str = ""  # a database floor: the SQL of this API scenario, run with psycopg
     group: str = ""  # measured with this API scenario, their runs alternating
     stack: str = ""  # kind "stack": the API served by another server (see STACKS)
+    clients: tuple[int, ...] = ()  # measured at these client counts only (default --clients)
+    cursor_at: int = 0  # the path's {after}: the `next` of the page ending at this position
+
+
+def _deep_pages(name: str, title: str, path: str) -> tuple[Scenario, ...]:
+    """A million rows paged four ways: the first page (counted), the first page without its
+    count, the page at DEEP by offset (not counted), and the page after DEEP by cursor."""
+    page = partial(Scenario, admin=True, clients=(1,))
+    return (
+        page(name, f"{title}: first page, counted", path),
+        page(f"{name}n", f"{title}: first page, count=false", f"{path}&count=false"),
+        page(
+            f"{name}d",
+            f"{title}: start={DEEP:,}, count=false",
+            f"{path}&start={DEEP}&count=false",
+        ),
+        page(
+            f"{name}k",
+            f"{title}: the page after row {DEEP:,} (after=<cursor>)",
+            f"{path}&after={{after}}",
+            cursor_at=DEEP,
+        ),
+    )
 
 
 SCENARIOS = {
@@ -144,6 +171,19 @@ SCENARIOS = {
         ),
         Scenario("S5", "member's latest entries", "/time-entries/latest"),
         Scenario("S6", "GET /projects", "/projects"),
+        Scenario(
+            "S7",
+            "admin lists the whole tenant's last month (streamed)",
+            f"/time-entries?user_id=*&month={LAST_MONTH.month}&year={LAST_MONTH.year}",
+            admin=True,
+            clients=(1,),
+        ),
+        *_deep_pages(
+            "S8",
+            "admin pages every entry of the tenant (1M)",
+            "/time-entries/paginated?user_id=*&start_date=2000-01-01&length=100",
+        ),
+        *_deep_pages("S9", "admin pages the tenant's audit log (1M events)", "/events?length=100"),
         Scenario(
             "F",
             "framework floor: bare Flask verifies the JWT, returns a constant",
@@ -759,6 +799,43 @@ def _tables() -> Any:
     return tables
 
 
+def ensure_events(url: str, wanted: int = EVENTS) -> int:
+    """The tenant's audit log on the PostgreSQL database, filled up to `wanted` events for S9:
+    rows inserted directly (what the relay would have written for that many changes), one a
+    minute back from now, then analysed."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        count = "SELECT count(*) FROM events WHERE tenant_id = %s"
+        have = connection.execute(count, (TENANT,)).fetchone()[0]  # type: ignore[index]
+        if have < wanted:
+            print(f"events: inserting {wanted - have:,} into {url}", file=sys.stderr)
+            connection.execute(
+                """
+                INSERT INTO events (id, tenant_id, date, user_id, action, description, item_id,
+                                    container_id)
+                SELECT gen_random_uuid()::text, %(tenant)s,
+                       (now() AT TIME ZONE 'UTC') - make_interval(mins => g),
+                       'seed-user-' || lpad((g %% 500 + 1)::text, 5, '0'),
+                       (ARRAY['create', 'update', 'stop', 'restart', 'delete'])[g %% 5 + 1],
+                       'Time entry change ' || g, gen_random_uuid()::text, 'time_entry'
+                FROM generate_series(%(first)s, %(last)s) AS g
+                """,
+                {"tenant": TENANT, "first": have + 1, "last": wanted},
+            )
+            connection.execute("ANALYZE events")
+        return max(have, wanted)
+
+
+def with_cursor(scenario: Scenario, server: Server) -> Scenario:
+    """The scenario with its {after} cursor: the `next` of the page that ends at cursor_at."""
+    header = bearer(token(server.secret, ADMIN, admin=True))
+    page = scenario.path.replace("&after={after}", "")
+    before = f"{page}&start={scenario.cursor_at - 100}&count=false"
+    cursor = answer_size(server.base, before, header)["body"]["next"]
+    if not cursor:
+        raise SystemExit(f"{scenario.name}: no row after position {scenario.cursor_at:,}")
+    return replace(scenario, path=scenario.path.format(after=cursor))
+
+
 def newest_entry(url: str) -> datetime | None:
     """When the tenant's latest entry starts; None without entries."""
     entries = _tables().time_entry
@@ -879,7 +956,7 @@ def measure_group(members: list[Member], args: argparse.Namespace) -> list[Resul
     A, B, ..., A, B, ... (--repeat rounds); each member's median run is reported."""
     results = []
     names = ", ".join(member.label for member in members)
-    for clients in args.clients:
+    for clients in members[0].scenario.clients or args.clients:
         onces = [member.once(clients) for member in members]
         if args.warmup > 0:
             for once in onces:
@@ -1182,7 +1259,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.clients = [int(n) for n in args.clients.split(",")]
     args.sqlite_url = args.sqlite_url or SQLITE_URLS[args.sqlite_dataset]
     args.mariadb_url = args.mariadb_url or MARIADB_URLS[args.mariadb_dataset]
-    names = [name.strip().upper().replace("T2C", "T2c") for name in args.scenarios.split(",")]
+    spelled = {name.upper(): name for name in SCENARIOS}  # names are taken in any case
+    names = [spelled.get(name.strip().upper(), name) for name in args.scenarios.split(",")]
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(unknown)}")
@@ -1259,6 +1337,7 @@ def main(argv: list[str] | None = None) -> None:
             data[backend] = ensure_dataset(urls[backend], name, args.reseed)
     if scaling:
         data["postgresql 100k"] = ensure_dataset(args.scaling_url, "100k", args.reseed)
+    events = ensure_events(args.database_url) if any(n.startswith("S9") for n in chosen) else 0
     main_url = urls[args.backends[0]] if not postgresql else args.database_url
     per_user = entries_per_user(main_url)
     catalogs = {backend: active_catalog(urls[backend]) for backend in data if backend in urls}
@@ -1310,6 +1389,10 @@ def main(argv: list[str] | None = None) -> None:
             run.peer.start()
         for server in run.servers:
             server.wait_ready()
+        args.scenarios = [
+            with_cursor(scenario, apis["postgresql"]) if scenario.cursor_at else scenario
+            for scenario in args.scenarios
+        ]
 
         members: dict[str, list[Member]] = {}  # group -> members, in the order they run
         for scenario in args.scenarios:
@@ -1380,6 +1463,7 @@ def main(argv: list[str] | None = None) -> None:
             "note": dataset_note(data),
             "tenant": TENANT,
             "s2_entries_removed": removed,
+            "events": events,
         },
         "backends": list(catalogs),
         "duration_s": args.duration,

@@ -16,6 +16,8 @@ from typing import Any
 Row = dict[str, Any]  # one result of a run
 Get = Callable[..., Row | None]
 RSS_LIMIT_MB = 150
+PAGE_P50_MS = 20  # a page of a million rows, first or deep
+DEEP_PAGES = ("S8", "S8n", "S8d", "S8k", "S9", "S9n", "S9d", "S9k")
 FLOOR_FACTOR = 2.0
 PYTHON_FLOOR_P50 = 1.5  # S1 p50 at most this many times the Python floor's, at 1 client
 PYTHON_FLOOR_THROUGHPUT = 0.6  # S1 at 16 clients at least this share of the floor's req/s
@@ -45,7 +47,7 @@ def render(report: dict[str, Any]) -> str:
         lines += ["### The answers", "", *_answers(report["answers"]), ""]
     lines += ["### Figures", "", *_table(rows), ""]
     lines += ["### Ratios", "", *_ratios(get, clients, rows), ""]
-    lines += ["### Targets", "", *_targets(rows, get, clients), ""]
+    lines += ["### Targets", "", *_targets(rows, get, clients, report.get("scenarios", {})), ""]
     return "\n".join(lines)
 
 
@@ -230,8 +232,23 @@ def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
 
-def _targets(rows: list[Row], get: Get, clients: list[int]) -> list[str]:
+def _targets(rows: list[Row], get: Get, clients: list[int], titles: dict[str, str]) -> list[str]:
     out = []
+    admin_list = get("S7", 1)
+    if admin_list:
+        peak = max(admin_list["worker_peak_rss_mb"], default=0.0)
+        out.append(
+            f"- S7 ({titles.get('S7', 'admin month list')}): peak RSS per worker ≤ "
+            f"{RSS_LIMIT_MB} MB: {peak:.1f} MB (p50 {admin_list['p50_ms']:.0f} ms): "
+            + _verdict(peak <= RSS_LIMIT_MB)
+        )
+    for name in DEEP_PAGES:
+        page = get(name, 1)
+        if page:
+            out.append(
+                f"- {name} ({titles.get(name, name)}): p50 ≤ {PAGE_P50_MS} ms, 1 client: "
+                f"{page['p50_ms']:.2f} ms: " + _verdict(page["p50_ms"] <= PAGE_P50_MS)
+            )
     s1, framework, database = get("S1", 1), get("F", 1), get("D1", 1)
     if s1 and framework and database:
         limit = FLOOR_FACTOR * (framework["p50_ms"] + database["p50_ms"])

@@ -183,7 +183,10 @@ def test_seed_analyzes_postgresql_and_mariadb(tmp_path, backend):
         assert result.returncode == 0, result.stderr
         assert "Analyzed the tables" in result.stderr
         if backend == "postgresql":
-            analyzed = "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'time_entry'"
+            analyzed = (
+                "SELECT last_analyze IS NOT NULL AND last_vacuum IS NOT NULL"
+                " FROM pg_stat_user_tables WHERE relname = 'time_entry'"
+            )
         else:
             analyzed = (
                 "SELECT count(*) FROM mysql.innodb_table_stats WHERE table_name = 'time_entry'"
