@@ -52,7 +52,7 @@ def earlier_of(a: Any, b: Any) -> sa.Case[Any]:
     return sa.case((a < b, a), else_=b)
 
 
-class intervals_meet(FunctionElement[bool]):  # noqa: N801 - reads like the SQL it compiles to
+class intervals_meet(FunctionElement[Any]):  # noqa: N801 - reads like the SQL it compiles to
     """Whether [start, end) meets [window_start, window_end); a NULL end runs forever."""
 
     # Not Boolean: on databases without a boolean type SQLAlchemy would compare a Boolean

@@ -128,14 +128,7 @@ class SqlTimeEntryRepository:
         exclude_id: str | None = None,
     ) -> bool:
         """Whether another live entry of the user meets [start, end) (end None: running)."""
-        window = Window(start, end or LATEST)
-        parameters = {
-            "tenant_id": tenant_id,
-            "owner_id": owner_id,
-            "window_start": window.start,
-            "window_end": window.end,
-            "exclude_id": exclude_id or "",  # ids are never empty
-        }
+        parameters = _others_in_window(tenant_id, owner_id, start, end, exclude_id)
         return self.connection.execute(_overlapping(), parameters).first() is not None
 
     def conflicts(
@@ -146,14 +139,7 @@ class SqlTimeEntryRepository:
         end: datetime | None,
         exclude_id: str | None = None,
     ) -> tuple[bool, bool]:
-        window = Window(start, end or LATEST)
-        parameters = {
-            "tenant_id": tenant_id,
-            "owner_id": owner_id,
-            "window_start": window.start,
-            "window_end": window.end,
-            "exclude_id": exclude_id or "",  # ids are never empty
-        }
+        parameters = _others_in_window(tenant_id, owner_id, start, end, exclude_id)
         running, meets = self.connection.execute(_conflicts(), parameters).one()
         return end is None and bool(running), bool(meets)
 
@@ -539,6 +525,20 @@ def _update() -> sa.Update:
             {name: sa.bindparam(f"new_{name}", type_=entries.c[name].type) for name in _ROW_COLUMNS}
         )
     )
+
+
+def _others_in_window(
+    tenant_id: str, owner_id: str, start: datetime, end: datetime | None, exclude_id: str | None
+) -> dict[str, Any]:
+    """The parameters of `_others_of_owner` and `_window_met` for [start, end)."""
+    window = Window(start, end or LATEST)
+    return {
+        "tenant_id": tenant_id,
+        "owner_id": owner_id,
+        "window_start": window.start,
+        "window_end": window.end,
+        "exclude_id": exclude_id or "",  # ids are never empty
+    }
 
 
 def _window_met() -> sa.ColumnElement[bool]:
