@@ -28,6 +28,7 @@ from commons.domain.exceptions import AlreadyExists
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery, entry_position
 from commons.domain.time_windows import Window
 from commons.domain.users import User, invited_user
+from tests.backends import SQL_BACKENDS
 
 
 def activity(tenant, name="Development", **fields):
@@ -487,9 +488,9 @@ def test_event_pages_after_a_cursor_follow_the_log(storage, tenant):
     assert deep == log[5:] and other == []
 
 
+# Cosmos DB has no snapshot across queries (see Storage.unit_of_work): SQL databases only.
+@pytest.mark.parametrize("database", SQL_BACKENDS, indirect=True)
 def test_a_snapshot_unit_of_work_reads_what_was_there_at_its_first_read(storage, tenant):
-    if not hasattr(storage, "engine"):
-        pytest.skip("Cosmos DB has no snapshot across queries (see Storage.unit_of_work)")
     query = march_of_a_team(storage, tenant)
     with storage.unit_of_work(snapshot=True) as uow:
         before = uow.time_entries.list(query)
