@@ -46,3 +46,31 @@ class StorageSettings:
         ):
             return ["COSMOS_DATABASE_URI (or DATABASE_ACCOUNT_URI and DATABASE_MASTER_KEY)"]
         return []
+
+
+DEFAULT_AMQP_EXCHANGE = "time_tracker.events"
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """Where change events go beyond the audit log, for the processes that dispatch them (the
+    CLI's dispatcher and the events app): an AMQP topic exchange and the tenants' webhooks."""
+
+    amqp_url: str | None = None
+    amqp_exchange: str = DEFAULT_AMQP_EXCHANGE
+    # Webhooks may point at loopback, private, link-local and metadata addresses, and use plain
+    # http: for tests and private deployments only.
+    webhooks_allow_private: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> OutboundSettings:
+        """Read AMQP_URL, AMQP_EXCHANGE and WEBHOOKS_ALLOW_PRIVATE; blank ones count as unset."""
+
+        def get(name: str) -> str | None:
+            return (environ.get(name) or "").strip() or None
+
+        return cls(
+            amqp_url=get("AMQP_URL"),
+            amqp_exchange=get("AMQP_EXCHANGE") or DEFAULT_AMQP_EXCHANGE,
+            webhooks_allow_private=(get("WEBHOOKS_ALLOW_PRIVATE") or "false").lower() == "true",
+        )
