@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -11,12 +11,18 @@ from typing import Any, Protocol, Self
 
 from commons.domain.audit import AuditEvent, EventQuery
 from commons.domain.catalog import CatalogItem, CatalogKind
+from commons.domain.deliveries import Attempt, Delivery
 from commons.domain.events import RecordChanged
 from commons.domain.idempotency import IdempotencyRecord
 from commons.domain.pagination import Position
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import Window
 from commons.domain.users import User
+from commons.domain.webhooks import Webhook
+
+# How a record is published in the events that leave the system (webhooks, AMQP): the record
+# of a container as the API returns it. The API gives its own to the storage it creates.
+RecordFormat = Callable[[str, object], Mapping[str, Any] | None]
 
 
 class CatalogRepository(Protocol):
@@ -147,6 +153,71 @@ class EventRepository(Protocol):
         those after the position `after` when it is given, else those from `query.offset` on."""
 
 
+class WebhookRepository(Protocol):
+    def get(self, tenant_id: str, webhook_id: str) -> Webhook | None:
+        """The tenant's webhook with that id."""
+
+    def list(self, tenant_id: str) -> builtins.list[Webhook]:
+        """The tenant's webhooks, oldest first."""
+
+    def add(self, webhook: Webhook) -> None:
+        """Store a new webhook."""
+
+    def update(self, webhook: Webhook) -> None:
+        """Store a changed webhook (url, events, description, enabled and its reason)."""
+
+    def delete(self, tenant_id: str, webhook_id: str) -> None:
+        """Remove a webhook, its pending deliveries and its attempts."""
+
+    def enqueue(self, delivery: Delivery) -> None:
+        """Queue a delivery to one of the tenant's webhooks, due at once (a ping)."""
+
+    def attempts(
+        self, tenant_id: str, webhook_id: str, offset: int, limit: int
+    ) -> builtins.list[Attempt]:
+        """The webhook's delivery attempts, newest first (time, then id, descending)."""
+
+    def count_attempts(self, tenant_id: str, webhook_id: str) -> int:
+        """How many delivery attempts the webhook has."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a dispatcher claimed, with the webhook it goes to (None: to AMQP)."""
+
+    delivery: Delivery
+    webhook: Webhook | None
+
+
+class DeliveryQueue(Protocol):
+    """The deliveries of every tenant waiting for their sink, as dispatchers see them.
+
+    A claimed delivery is the claiming dispatcher's for `CLAIM_LEASE`; one left without an
+    outcome (its dispatcher died) is claimed again after that, under the same event id.
+    """
+
+    def claim(self, now: datetime, limit: int, amqp: bool) -> builtins.list[Claimed]:
+        """At most `limit` due deliveries, oldest first: to AMQP when `amqp`, else to the
+        webhooks that are enabled."""
+
+    def succeeded(self, delivery: Delivery, attempt: Attempt | None, now: datetime) -> None:
+        """The sink took it: done; a webhook's failures since its last success are over."""
+
+    def failed(
+        self,
+        delivery: Delivery,
+        attempt: Attempt | None,
+        retry_at: datetime | None,
+        now: datetime,
+        disable_failing_since: datetime | None = None,
+    ) -> None:
+        """An attempt failed: the delivery is tried again at `retry_at` (None: given up). A
+        webhook failing since before `disable_failing_since` is disabled."""
+
+    def published(self, deliveries: Sequence[Delivery], now: datetime) -> None:
+        """The broker confirmed these AMQP deliveries: done."""
+
+
 class IdempotencyRepository(Protocol):
     """Idempotency keys. Claims (`add`, `replace`, `release`) take effect at once on Cosmos DB
     and with the unit of work's commit on SQL; `complete` goes with the unit of work's changes."""
@@ -189,11 +260,16 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyRepository:
         """The idempotency keys repository."""
 
+    @property
+    def webhooks(self) -> WebhookRepository:
+        """The webhooks repository."""
+
     def catalog(self, kind: CatalogKind) -> CatalogRepository:
         """The repository of one kind of catalog record."""
 
-    def add_event(self, event: RecordChanged) -> None:
-        """Record a change event, to be written with the change itself on commit."""
+    def add_event(self, event: RecordChanged, record: object | None = None) -> None:
+        """Record a change event, to be written with the change itself on commit; `record` is
+        the changed record as it is after the change, which events going out carry."""
 
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""
@@ -224,8 +300,13 @@ class Storage(Protocol):
         """The migrations `migrate()` would apply, in order (none: the schema is up to date);
         StorageUnavailable when the storage cannot be reached. Changes nothing."""
 
-    def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
-        """Run the audit handlers on the changes that are due (the local dispatcher).
+    @property
+    def deliveries(self) -> DeliveryQueue:
+        """The queue of deliveries to webhooks and to AMQP, of every tenant."""
+
+    def dispatch_changes(self, batch_size: int = 100, amqp: bool = False) -> DispatchReport:
+        """Record the audit events of the changes that are due (the local dispatcher), and
+        queue their deliveries: to the tenants' webhooks that want them, and to AMQP if `amqp`.
 
         Raises StorageUnavailable when the storage cannot be read.
         """

@@ -19,6 +19,8 @@ EVENT = "event"
 MIGRATION = "migration"
 LEASES = "leases"
 IDEMPOTENCY = "idempotency"
+WEBHOOK = "webhook"
+DELIVERY = "delivery"  # deliveries to webhooks and AMQP, and their attempts
 
 # Catalog kind key (`CatalogKind` key) → the container holding that catalog.
 CATALOG_CONTAINERS = MappingProxyType(
@@ -45,6 +47,8 @@ APPLICATION_CONTAINERS = frozenset(
         EVENT,
         LEASES,
         IDEMPOTENCY,
+        WEBHOOK,
+        DELIVERY,
     }
 )
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import mysql
 from commons.data_access_layer.sql.types import UTCDateTime, binary_string, id_string
 from commons.domain import catalog
 from commons.domain import time_entries as entries
+from commons.domain import webhooks as hooks
 from commons.domain.principal import (
     EMAIL_MAX_LENGTH,
     GROUP_NAME_MAX_LENGTH,
@@ -21,6 +22,8 @@ from commons.domain.principal import (
 )
 
 metadata = sa.MetaData()
+# Text of any length: MariaDB's TEXT stops at 64 KiB.
+LONG_TEXT = sa.UnicodeText().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 ID = 36
 TENANT_ID = TENANT_ID_MAX_LENGTH
@@ -185,6 +188,9 @@ outbox = sa.Table(
     sa.Column("processed_at", UTCDateTime(), nullable=True),
     # When a failed change is tried again; NULL: due at once (migration 0007).
     sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    # The record after the change as the API returns it, in JSON, for the events that leave
+    # the system (migration 0012); NULL: written by no API (seeding) or before then.
+    sa.Column("item", LONG_TEXT, nullable=True),
     sa.Index("ix_outbox_status_occurred", "status", "occurred_at"),
 )
 
@@ -222,4 +228,60 @@ idempotency_keys = sa.Table(
     # MariaDB's BLOB holds 64 KiB; an answer may be larger.
     sa.Column("answer_body", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")),
     sa.Index("ix_idempotency_keys_user_expiry", "tenant_id", "user_id", "expires_at"),
+)
+
+# Events out (migration 0012): the tenants' webhooks, the deliveries the relay queues for them
+# and for AMQP (`sink`: a webhook's id or "amqp"), and each attempt to send one to a webhook.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("tenant_id", id_string(TENANT_ID), primary_key=True),
+    sa.Column("id", id_string(ID), primary_key=True),
+    sa.Column("url", sa.Unicode(hooks.URL_MAX_LENGTH), nullable=False),
+    sa.Column("events", sa.JSON(), nullable=False),
+    sa.Column("description", sa.Unicode(hooks.DESCRIPTION_MAX_LENGTH), nullable=True),
+    sa.Column("secret", id_string(64), nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("disabled_reason", sa.Unicode(200), nullable=True),
+    sa.Column("failing_since", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", id_string(ID), primary_key=True),
+    sa.Column("tenant_id", id_string(TENANT_ID), nullable=False),
+    sa.Column("sink", id_string(ID), nullable=False),
+    sa.Column("event_id", id_string(ID), nullable=False),
+    sa.Column("event_type", id_string(32), nullable=False),
+    sa.Column("body", LONG_TEXT, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    # A dispatcher's claim: nobody else sends it before then.
+    sa.Column("claimed_until", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("done_at", UTCDateTime(), nullable=True),
+    # One delivery per event and sink: a relay replaying a change queues nothing new.
+    sa.Index("uq_deliveries_sink_event", "sink", "event_id", unique=True),
+    sa.Index("ix_deliveries_status_due", "status", "next_attempt_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", id_string(ID), primary_key=True),
+    sa.Column("tenant_id", id_string(TENANT_ID), nullable=False),
+    sa.Column("webhook_id", id_string(ID), nullable=False),
+    sa.Column("delivery_id", id_string(ID), nullable=False),
+    sa.Column("event_id", id_string(ID), nullable=False),
+    sa.Column("event_type", id_string(32), nullable=False),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False),
+    sa.Column("duration_ms", sa.Integer(), nullable=False),
+    sa.Column("response_status", sa.Integer(), nullable=True),
+    sa.Column("error", sa.Unicode(500), nullable=True),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_delivery_attempts_webhook", "tenant_id", "webhook_id", "attempted_at", "id"),
 )

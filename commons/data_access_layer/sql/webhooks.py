@@ -1,0 +1,434 @@
+"""Events out in SQL: the tenants' webhooks, the queue of deliveries, and their attempts.
+
+The outbox relay queues deliveries in the transaction that records a change's audit event
+(`queue_deliveries`): a relay replaying a change queues nothing new (one delivery per sink and
+event, a unique index). Dispatchers claim due deliveries for a lease (`FOR UPDATE SKIP LOCKED`
+where the database has it; SQLite serializes writers), send them outside any transaction, and
+record each outcome in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from commons.data_access_layer.ports import Claimed
+from commons.data_access_layer.sql import tables
+from commons.data_access_layer.sql.engine import IMMEDIATE
+from commons.domain.audit import AuditEvent
+from commons.domain.deliveries import (
+    AMQP_SINK,
+    CLAIM_LEASE,
+    DONE,
+    FAILED,
+    PENDING,
+    Attempt,
+    Delivery,
+    envelope,
+    event_type,
+)
+from commons.domain.webhooks import Webhook
+
+webhooks = tables.webhooks
+deliveries = tables.deliveries
+attempts = tables.delivery_attempts
+DISABLED_REASON = "Disabled: its deliveries failed for 3 days"
+GAVE_UP = "Its webhook was disabled"
+
+
+def _webhook(row: Mapping[str, Any]) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        url=row["url"],
+        events=tuple(row["events"]),
+        secret=row["secret"],
+        description=row["description"],
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+        failing_since=row["failing_since"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _webhook_values(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "tenant_id": webhook.tenant_id,
+        "id": webhook.id,
+        "url": webhook.url,
+        "events": list(webhook.events),
+        "secret": webhook.secret,
+        "description": webhook.description,
+        "enabled": webhook.enabled,
+        "disabled_reason": webhook.disabled_reason,
+        "failing_since": webhook.failing_since,
+        "created_at": webhook.created_at,
+        "updated_at": webhook.updated_at,
+    }
+
+
+def _delivery(row: Mapping[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        sink=row["sink"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        body=row["body"],
+        attempts=row["attempts"],
+        status=row["status"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+    )
+
+
+def _delivery_values(delivery: Delivery, now: datetime) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "tenant_id": delivery.tenant_id,
+        "sink": delivery.sink,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "body": delivery.body,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at or now,
+        "claimed_until": None,
+        "created_at": delivery.created_at or now,
+        "done_at": None,
+    }
+
+
+def _attempt(row: Mapping[str, Any]) -> Attempt:
+    return Attempt(**row)
+
+
+class SqlWebhookRepository:
+    """One tenant's webhooks at a time, on the unit of work's connection."""
+
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
+
+    def get(self, tenant_id: str, webhook_id: str) -> Webhook | None:
+        row = (
+            self.connection.execute(
+                sa.select(webhooks).where(
+                    webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _webhook(row) if row else None
+
+    def list(self, tenant_id: str) -> builtins.list[Webhook]:
+        rows = self.connection.execute(
+            sa.select(webhooks)
+            .where(webhooks.c.tenant_id == tenant_id)
+            .order_by(webhooks.c.created_at, webhooks.c.id)
+        ).mappings()
+        return [_webhook(row) for row in rows]
+
+    def add(self, webhook: Webhook) -> None:
+        self.connection.execute(sa.insert(webhooks).values(_webhook_values(webhook)))
+
+    def update(self, webhook: Webhook) -> None:
+        values = _webhook_values(webhook)
+        self.connection.execute(
+            sa.update(webhooks)
+            .where(webhooks.c.tenant_id == webhook.tenant_id, webhooks.c.id == webhook.id)
+            .values({k: v for k, v in values.items() if k not in ("tenant_id", "id", "secret")})
+        )
+
+    def delete(self, tenant_id: str, webhook_id: str) -> None:
+        for table, column in ((attempts, attempts.c.webhook_id), (deliveries, deliveries.c.sink)):
+            self.connection.execute(
+                sa.delete(table).where(table.c.tenant_id == tenant_id, column == webhook_id)
+            )
+        self.connection.execute(
+            sa.delete(webhooks).where(webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id)
+        )
+
+    def enqueue(self, delivery: Delivery) -> None:
+        now = delivery.created_at or delivery.next_attempt_at
+        assert now is not None
+        self.connection.execute(sa.insert(deliveries).values(_delivery_values(delivery, now)))
+
+    def attempts(
+        self, tenant_id: str, webhook_id: str, offset: int, limit: int
+    ) -> builtins.list[Attempt]:
+        rows = self.connection.execute(
+            sa.select(attempts)
+            .where(attempts.c.tenant_id == tenant_id, attempts.c.webhook_id == webhook_id)
+            .order_by(attempts.c.attempted_at.desc(), attempts.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).mappings()
+        return [_attempt(row) for row in rows]
+
+    def count_attempts(self, tenant_id: str, webhook_id: str) -> int:
+        counted = (
+            sa.select(sa.func.count())
+            .select_from(attempts)
+            .where(attempts.c.tenant_id == tenant_id, attempts.c.webhook_id == webhook_id)
+        )
+        return int(self.connection.execute(counted).scalar_one())
+
+
+def queue_deliveries(
+    connection: sa.Connection,
+    changes: Sequence[tuple[AuditEvent, Mapping[str, Any] | None]],
+    amqp: bool,
+    now: datetime,
+) -> int:
+    """Queue the deliveries of recorded changes (each event with its record): to each enabled
+    webhook of its tenant that wants it, and to AMQP when `amqp`. Those queued before (a replay)
+    are not queued again. Returns how many were queued."""
+    if not changes:
+        return 0
+    tenants = sorted({event.tenant_id for event, _ in changes})
+    subscribed: dict[str, list[Webhook]] = {}
+    rows = connection.execute(
+        sa.select(webhooks).where(webhooks.c.tenant_id.in_(tenants), webhooks.c.enabled)
+    ).mappings()
+    for row in rows:
+        subscribed.setdefault(row["tenant_id"], []).append(_webhook(row))
+    wanted: list[dict[str, Any]] = []
+    for event, item in changes:
+        type_ = event_type(event.container_id, event.action)
+        sinks = [hook.id for hook in subscribed.get(event.tenant_id, ()) if hook.wants(type_)]
+        if amqp:
+            sinks.append(AMQP_SINK)
+        if not sinks:
+            continue
+        body = orjson.dumps(envelope(event, item)).decode("utf-8")
+        for sink in sinks:
+            delivery = Delivery(str(uuid.uuid4()), event.tenant_id, sink, event.id, type_, body)
+            wanted.append(_delivery_values(delivery, now))
+    if not wanted:
+        return 0
+    queued = set(
+        connection.execute(
+            sa.select(deliveries.c.sink, deliveries.c.event_id).where(
+                deliveries.c.event_id.in_({values["event_id"] for values in wanted})
+            )
+        ).tuples()
+    )
+    missing = [values for values in wanted if (values["sink"], values["event_id"]) not in queued]
+    if missing:
+        connection.execute(sa.insert(deliveries), missing)
+    return len(missing)
+
+
+class SqlDeliveryQueue:
+    """Every tenant's deliveries, for the dispatchers; each call is a transaction of its own."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        amqp: bool,
+        busy: Collection[str] = (),
+        per_sink: int | None = None,
+    ) -> builtins.list[Claimed]:
+        if limit <= 0:
+            return []
+        sink = deliveries.c.sink
+        condition = sa.and_(
+            deliveries.c.status == PENDING,
+            deliveries.c.next_attempt_at <= now,
+            sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now),
+            sink == AMQP_SINK if amqp else sink != AMQP_SINK,
+        )
+        if busy:
+            condition = sa.and_(condition, sink.not_in(list(busy)))
+        # More candidates than claimed, so that one busy webhook cannot take every slot.
+        candidates = limit if per_sink is None else limit * 4
+        with self.engine.connect() as connection:
+            connection.execution_options(**{IMMEDIATE: True})
+            with connection.begin():
+                rows = (
+                    connection.execute(
+                        sa.select(deliveries)
+                        .where(condition)
+                        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                        .limit(candidates)
+                        .with_for_update(skip_locked=True)
+                    )
+                    .mappings()
+                    .all()
+                )
+                chosen = _fair_share(rows, limit, per_sink)
+                if not chosen:
+                    return []
+                connection.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.id.in_([row["id"] for row in chosen]))
+                    .values(claimed_until=now + CLAIM_LEASE)
+                )
+                hooks = {} if amqp else self._webhooks(connection, chosen)
+                claimed, orphans = [], []
+                for row in chosen:
+                    hook = hooks.get((row["tenant_id"], row["sink"]))
+                    if not amqp and (hook is None or not hook.enabled):
+                        orphans.append(row["id"])
+                        continue
+                    claimed.append(Claimed(_delivery(row), hook))
+                if orphans:
+                    connection.execute(
+                        sa.update(deliveries)
+                        .where(deliveries.c.id.in_(orphans))
+                        .values(status=FAILED, done_at=now, claimed_until=None)
+                    )
+        return claimed
+
+    @staticmethod
+    def _webhooks(
+        connection: sa.Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple[str, str], Webhook]:
+        ids = sorted({row["sink"] for row in rows})
+        found = connection.execute(sa.select(webhooks).where(webhooks.c.id.in_(ids))).mappings()
+        return {(row["tenant_id"], row["id"]): _webhook(row) for row in found}
+
+    def succeeded(self, delivery: Delivery, attempt: Attempt | None, now: datetime) -> None:
+        with self.engine.begin() as connection:
+            if attempt is not None:
+                connection.execute(sa.insert(attempts).values(_attempt_values(attempt)))
+            connection.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == delivery.id)
+                .values(
+                    status=DONE,
+                    attempts=delivery.attempts + 1,
+                    done_at=now,
+                    claimed_until=None,
+                )
+            )
+            if delivery.sink != AMQP_SINK:
+                connection.execute(
+                    sa.update(webhooks)
+                    .where(
+                        webhooks.c.tenant_id == delivery.tenant_id,
+                        webhooks.c.id == delivery.sink,
+                        webhooks.c.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
+                )
+
+    def failed(
+        self,
+        delivery: Delivery,
+        attempt: Attempt | None,
+        retry_at: datetime | None,
+        now: datetime,
+        disable_failing_since: datetime | None = None,
+    ) -> None:
+        with self.engine.begin() as connection:
+            if attempt is not None:
+                connection.execute(sa.insert(attempts).values(_attempt_values(attempt)))
+            values: dict[str, Any] = {"attempts": delivery.attempts + 1, "claimed_until": None}
+            if retry_at is None:
+                values |= {"status": FAILED, "done_at": now}
+            else:
+                values["next_attempt_at"] = retry_at
+            connection.execute(
+                sa.update(deliveries).where(deliveries.c.id == delivery.id).values(values)
+            )
+            if delivery.sink == AMQP_SINK:
+                return
+            this = sa.and_(
+                webhooks.c.tenant_id == delivery.tenant_id, webhooks.c.id == delivery.sink
+            )
+            connection.execute(
+                sa.update(webhooks)
+                .where(this, webhooks.c.failing_since.is_(None))
+                .values(failing_since=attempt.attempted_at if attempt else now)
+            )
+            if disable_failing_since is None:
+                return
+            disabled = connection.execute(
+                sa.update(webhooks)
+                .where(this, webhooks.c.enabled, webhooks.c.failing_since <= disable_failing_since)
+                .values(enabled=False, disabled_reason=DISABLED_REASON, updated_at=now)
+            )
+            if disabled.rowcount:
+                # Nothing more goes to it until an admin enables it again.
+                connection.execute(
+                    sa.update(deliveries)
+                    .where(
+                        deliveries.c.tenant_id == delivery.tenant_id,
+                        deliveries.c.sink == delivery.sink,
+                        deliveries.c.status == PENDING,
+                    )
+                    .values(status=FAILED, done_at=now, claimed_until=None)
+                )
+
+    def published(self, published: Sequence[Delivery], now: datetime) -> None:
+        if not published:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id.in_([delivery.id for delivery in published]))
+                .values(
+                    status=DONE,
+                    attempts=deliveries.c.attempts + 1,
+                    done_at=now,
+                    claimed_until=None,
+                )
+            )
+
+    def pending(self, now: datetime) -> tuple[int, int]:
+        """How many deliveries are due now, and how many wait for a later attempt."""
+        due = sa.and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now)
+        later = sa.and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at > now)
+        with self.engine.connect() as connection:
+            counted = connection.execute(
+                sa.select(
+                    sa.func.count().filter(due), sa.func.count().filter(later)
+                ).select_from(deliveries)
+            ).one()
+        return int(counted[0] or 0), int(counted[1] or 0)
+
+
+def _fair_share(
+    rows: Sequence[Mapping[str, Any]], limit: int, per_sink: int | None
+) -> builtins.list[Mapping[str, Any]]:
+    """The first `limit` rows, at most `per_sink` of each sink."""
+    if per_sink is None:
+        return list(rows[:limit])
+    taken: dict[str, int] = {}
+    chosen = []
+    for row in rows:
+        if taken.get(row["sink"], 0) < per_sink:
+            taken[row["sink"]] = taken.get(row["sink"], 0) + 1
+            chosen.append(row)
+            if len(chosen) == limit:
+                break
+    return chosen
+
+
+def _attempt_values(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "tenant_id": attempt.tenant_id,
+        "webhook_id": attempt.webhook_id,
+        "delivery_id": attempt.delivery_id,
+        "event_id": attempt.event_id,
+        "event_type": attempt.event_type,
+        "attempted_at": attempt.attempted_at,
+        "duration_ms": attempt.duration_ms,
+        "response_status": attempt.response_status,
+        "error": attempt.error[:500] if attempt.error else None,
+        "next_attempt_at": attempt.next_attempt_at,
+    }

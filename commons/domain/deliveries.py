@@ -1,0 +1,124 @@
+"""Events out: what a change becomes for the world outside the audit log.
+
+A change event reaches each of the tenant's webhooks whose patterns match its type, and the AMQP
+exchange when one is configured, as a *delivery*: one message to one sink, queued in the
+storage by the relay that records the audit event, and sent (and retried) on its own, so a slow
+or dead receiver never holds up the API or another receiver.
+
+The message is the same JSON for every sink (`envelope`): the event's id, its type
+`<container>.<action>`, when it happened, and the change itself with the record as the API
+returns it after the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from commons.domain.audit import AuditEvent
+
+AMQP_SINK = "amqp"
+PING_TYPE = "webhook.ping"
+# Pending: waiting for its (next) attempt; done: the sink took it; failed: given up on.
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+# A webhook answers within this, with a 2xx, or the attempt failed.
+WEBHOOK_TIMEOUT = timedelta(seconds=10)
+# After the first failed attempt, the next waits this long; after the last, the delivery failed.
+WEBHOOK_DELAYS: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=1),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(hours=24),
+)
+# A webhook none of whose deliveries succeeded for this long is disabled.
+DISABLE_AFTER = timedelta(days=3)
+# The broker is never given up on: the waits grow to the last one and stay there.
+AMQP_DELAYS: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+)
+# A claimed delivery is another dispatcher's to send once this passes without an outcome (its
+# dispatcher died mid-way): longer than any attempt takes.
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+def event_type(container_id: str, action: str) -> str:
+    """The type of an event, as webhooks subscribe to it: `time_entry.stop`."""
+    return f"{container_id}.{action}"
+
+
+def envelope(event: AuditEvent, item: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The JSON every sink receives for an event; `item` is the record after the change."""
+    return {
+        "id": event.id,
+        "type": event_type(event.container_id, event.action),
+        "timestamp": iso_instant(event.date),
+        "data": {
+            "tenant_id": event.tenant_id,
+            "user_id": event.user_id,
+            "item_id": event.item_id,
+            "container_id": event.container_id,
+            "action": event.action,
+            "description": event.description,
+            "item": dict(item) if item is not None else None,
+        },
+    }
+
+
+def iso_instant(moment: datetime) -> str:
+    """A moment as the envelope writes it: ISO 8601 in UTC, `Z`-suffixed."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event to one sink (a webhook's id, or AMQP_SINK), until the sink took it."""
+
+    id: str
+    tenant_id: str
+    sink: str
+    event_id: str
+    event_type: str
+    body: str  # the envelope's JSON, the same bytes on every attempt
+    attempts: int = 0
+    status: str = PENDING
+    next_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt to send a delivery to a webhook came to."""
+
+    id: str
+    tenant_id: str
+    webhook_id: str
+    delivery_id: str
+    event_id: str
+    event_type: str
+    attempted_at: datetime
+    duration_ms: int
+    response_status: int | None = None  # None: no answer (refused, timed out)
+    error: str | None = None  # None: the receiver took it (2xx)
+    next_attempt_at: datetime | None = None  # None: none follows (taken, or given up)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+
+def next_attempt(
+    attempts: int, now: datetime, delays: tuple[timedelta, ...], give_up: bool
+) -> datetime | None:
+    """When a delivery that failed `attempts` times is tried again; None: it has failed for good
+    (only when `give_up`: otherwise the last delay repeats)."""
+    if attempts > len(delays):
+        return None if give_up else now + delays[-1]
+    return now + delays[attempts - 1]
