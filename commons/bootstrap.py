@@ -3,22 +3,25 @@ of feature flags."""
 
 from __future__ import annotations
 
-from commons.data_access_layer.ports import Storage
+from commons.data_access_layer.ports import RecordFormat, Storage
 from commons.domain.exceptions import ConfigurationError
 from commons.feature_toggles import FeatureToggles, FileFlagSource, FlagSource, NoFlagSource
 from commons.settings import StorageSettings
 
 
-def create_storage(settings: StorageSettings, default_sql_url: str) -> Storage:
-    """The storage the settings ask for. Creating it opens no connection."""
+def create_storage(
+    settings: StorageSettings, default_sql_url: str, record_format: RecordFormat | None = None
+) -> Storage:
+    """The storage the settings ask for. Creating it opens no connection. `record_format` is
+    how records appear in the events going out (the API's answers); without it they carry none."""
     if settings.backend == "sql":
         from commons.data_access_layer.sql.unit_of_work import SqlStorage
 
-        return SqlStorage(settings.sql_url or default_sql_url)
+        return SqlStorage(settings.sql_url or default_sql_url, record_format)
     if settings.backend == "cosmos":
         from commons.data_access_layer.cosmos.unit_of_work import CosmosStorage
 
-        return CosmosStorage(settings)
+        return CosmosStorage(settings, record_format)
     raise ConfigurationError(f"Unsupported DATABASE_BACKEND: {settings.backend}")
 
 

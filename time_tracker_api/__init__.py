@@ -18,6 +18,7 @@ from time_tracker_api import idempotency, rate_limits, security, validation
 from time_tracker_api.api import create_api
 from time_tracker_api.config import Config
 from time_tracker_api.errors import error_response, too_large
+from time_tracker_api.records import record_format
 
 logger = logging.getLogger("time_tracker_api")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -56,7 +57,7 @@ def _build_app(config: Config) -> Flask:
         MAX_CONTENT_LENGTH=config.max_request_bytes,
     )
     app.extensions["storage"] = storage = create_storage(
-        config.storage, default_sql_url=config.default_sql_url
+        config.storage, default_sql_url=config.default_sql_url, record_format=record_format
     )
     app.extensions["feature_toggles"] = create_feature_toggles(
         config.app_configuration_connection_string,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -196,9 +196,17 @@ class DeliveryQueue(Protocol):
     outcome (its dispatcher died) is claimed again after that, under the same event id.
     """
 
-    def claim(self, now: datetime, limit: int, amqp: bool) -> builtins.list[Claimed]:
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        amqp: bool,
+        busy: Collection[str] = (),
+        per_sink: int | None = None,
+    ) -> builtins.list[Claimed]:
         """At most `limit` due deliveries, oldest first: to AMQP when `amqp`, else to the
-        webhooks that are enabled."""
+        webhooks that are enabled, none to the webhooks `busy`, at most `per_sink` to one.
+        Deliveries to a webhook disabled or deleted meanwhile fail instead."""
 
     def succeeded(self, delivery: Delivery, attempt: Attempt | None, now: datetime) -> None:
         """The sink took it: done; a webhook's failures since its last success are over."""
@@ -216,6 +224,9 @@ class DeliveryQueue(Protocol):
 
     def published(self, deliveries: Sequence[Delivery], now: datetime) -> None:
         """The broker confirmed these AMQP deliveries: done."""
+
+    def pending(self, now: datetime) -> tuple[int, int]:
+        """How many deliveries are due now, and how many wait for a later attempt."""
 
 
 class IdempotencyRepository(Protocol):

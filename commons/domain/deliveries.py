@@ -12,10 +12,13 @@ returns it after the change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
 
 from commons.domain.audit import AuditEvent
 
@@ -72,6 +75,31 @@ def envelope(event: AuditEvent, item: Mapping[str, Any] | None) -> dict[str, Any
     }
 
 
+def formatted_item(
+    record_format: Callable[[str, object], Mapping[str, Any] | None] | None,
+    container_id: str,
+    record: object | None,
+) -> dict[str, Any] | None:
+    """The record of a change as events going out carry it (None: no record, or no format)."""
+    if record is None or record_format is None:
+        return None
+    item = record_format(container_id, record)
+    # Through JSON and back: dates become the strings the API answers with.
+    return orjson.loads(orjson.dumps(item)) if item is not None else None
+
+
+def item_json(
+    record_format: Callable[[str, object], Mapping[str, Any] | None] | None,
+    container_id: str,
+    record: object | None,
+) -> str | None:
+    """`formatted_item` as JSON text, as the SQL outbox keeps it."""
+    if record is None or record_format is None:
+        return None
+    item = record_format(container_id, record)
+    return orjson.dumps(item).decode("utf-8") if item is not None else None
+
+
 def iso_instant(moment: datetime) -> str:
     """A moment as the envelope writes it: ISO 8601 in UTC, `Z`-suffixed."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -122,3 +150,50 @@ def next_attempt(
     if attempts > len(delays):
         return None if give_up else now + delays[-1]
     return now + delays[attempts - 1]
+
+
+class Subscriber(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    def wants(self, event_type: str) -> bool: ...
+
+
+# Delivery ids follow from their sink and event: queueing one again finds it there.
+_DELIVERY_IDS = uuid.UUID("5b0e0f7a-4c1e-4a59-9d3b-0b6c9a1f2e70")
+
+
+def delivery_id(sink: str, event_id: str) -> str:
+    """The id of the delivery of an event to a sink, the same whoever queues it."""
+    return str(uuid.uuid5(_DELIVERY_IDS, f"{sink}:{event_id}"))
+
+
+def fan_out(
+    event: AuditEvent,
+    item: Mapping[str, Any] | None,
+    subscribers: Iterable[Subscriber],
+    amqp: bool,
+    now: datetime,
+) -> list[Delivery]:
+    """The deliveries of a recorded change: one to each subscriber that wants its type (and is
+    enabled), and one to AMQP when `amqp`; all due at once, with the same body."""
+    type_ = event_type(event.container_id, event.action)
+    sinks = [subscriber.id for subscriber in subscribers if subscriber.wants(type_)]
+    if amqp:
+        sinks.append(AMQP_SINK)
+    if not sinks:
+        return []
+    body = orjson.dumps(envelope(event, item)).decode("utf-8")
+    return [
+        Delivery(
+            delivery_id(sink, event.id),
+            event.tenant_id,
+            sink,
+            event.id,
+            type_,
+            body,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for sink in sinks
+    ]

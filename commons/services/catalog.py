@@ -18,7 +18,13 @@ from commons.domain.catalog import (
     CatalogKind,
     clean_name,
 )
-from commons.domain.events import RecordArchived, RecordCreated, RecordDeleted, RecordUpdated
+from commons.domain.events import (
+    RecordArchived,
+    RecordChanged,
+    RecordCreated,
+    RecordDeleted,
+    RecordUpdated,
+)
 from commons.domain.exceptions import Forbidden, InvalidReference, NotFound, ValidationFailed
 from commons.domain.principal import Principal
 from commons.services import idempotency
@@ -56,8 +62,8 @@ def create_item(
     with storage.unit_of_work(write=True) as uow:
         _check_references(uow, kind, item, set(values))
         uow.catalog(kind).add(item)
-        uow.add_event(changed(RecordCreated, principal, kind.key, item.id, f"Created {item.name}"))
-        return _committed(uow, kind, principal, item.id)
+        event = changed(RecordCreated, principal, kind.key, item.id, f"Created {item.name}")
+        return _committed(uow, kind, principal, item.id, event)
 
 
 def update_item(
@@ -78,8 +84,8 @@ def update_item(
         if kind is PROJECT_TYPE and "parent_id" in values:
             _check_no_cycle(uow, principal, item)
         uow.catalog(kind).update(item)
-        uow.add_event(changed(RecordUpdated, principal, kind.key, item.id, f"Updated {item.name}"))
-        return _committed(uow, kind, principal, item_id)
+        event = changed(RecordUpdated, principal, kind.key, item.id, f"Updated {item.name}")
+        return _committed(uow, kind, principal, item_id, event)
 
 
 def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_id: str) -> None:
@@ -94,7 +100,7 @@ def delete_item(storage: Storage, kind: CatalogKind, principal: Principal, item_
             item = dataclasses.replace(item, deleted=datetime.now(UTC))
             event = changed(RecordDeleted, principal, kind.key, item.id, f"Deleted {item.name}")
         uow.catalog(kind).update(item)
-        uow.add_event(event)
+        uow.add_event(event, item)
         idempotency.commit(uow)
 
 
@@ -111,10 +117,12 @@ def require_admin(principal: Principal, kind: CatalogKind) -> None:
 
 
 def _committed(
-    uow: UnitOfWork, kind: CatalogKind, principal: Principal, item_id: str
+    uow: UnitOfWork, kind: CatalogKind, principal: Principal, item_id: str, event: RecordChanged
 ) -> CatalogItem:
-    """The written record as the writing transaction sees it, committed with the change."""
+    """The written record as the writing transaction sees it, committed with the change and its
+    event (which carries the record so)."""
     item = _existing(uow, kind, principal, item_id)
+    uow.add_event(event, item)
     idempotency.commit(uow, item)
     return item
 

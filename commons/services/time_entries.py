@@ -12,6 +12,7 @@ from typing import Any
 from commons.data_access_layer.ports import Storage, UnitOfWork
 from commons.domain.catalog import ACTIVE, ACTIVITY, PROJECT, CatalogItem, CatalogKind
 from commons.domain.events import (
+    RecordChanged,
     RecordCreated,
     RecordDeleted,
     RecordUpdated,
@@ -193,8 +194,8 @@ def create_entry(
         _check_references(uow, entry, {"project_id", "activity_id"})
         _check_timeline(uow, entry)
         uow.time_entries.add(entry)
-        uow.add_event(changed(RecordCreated, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        return _committed(uow, principal, entry.id)
+        event = changed(RecordCreated, principal, TIME_ENTRY, entry.id, _describe(entry))
+        return _committed(uow, principal, entry.id, event)
 
 
 def update_entry(
@@ -221,8 +222,8 @@ def update_entry(
             _shorten_previous(uow, principal, entry)
         _check_timeline(uow, entry)
         uow.time_entries.update(entry)
-        uow.add_event(changed(RecordUpdated, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        return _committed(uow, principal, entry_id)
+        event = changed(RecordUpdated, principal, TIME_ENTRY, entry.id, _describe(entry))
+        return _committed(uow, principal, entry_id, event)
 
 
 def stop_entry(
@@ -237,8 +238,8 @@ def stop_entry(
         entry = dataclasses.replace(entry, end_date=now)
         entry.check_interval(now)
         uow.time_entries.update(entry)
-        uow.add_event(changed(TimeEntryStopped, principal, TIME_ENTRY, entry.id, _describe(entry)))
-        return _committed(uow, principal, entry_id)
+        event = changed(TimeEntryStopped, principal, TIME_ENTRY, entry.id, _describe(entry))
+        return _committed(uow, principal, entry_id, event)
 
 
 def restart_entry(storage: Storage, principal: Principal, entry_id: str) -> TimeEntry:
@@ -251,23 +252,29 @@ def restart_entry(storage: Storage, principal: Principal, entry_id: str) -> Time
         _check_timeline(uow, entry)
         uow.time_entries.update(entry)
         event = changed(TimeEntryRestarted, principal, TIME_ENTRY, entry.id, _describe(entry))
-        uow.add_event(event)
-        return _committed(uow, principal, entry_id)
+        return _committed(uow, principal, entry_id, event)
 
 
 def delete_entry(storage: Storage, principal: Principal, entry_id: str) -> None:
     """Delete the caller's entry: it is hidden from every read afterwards."""
     with storage.unit_of_work(write=True) as uow:
         entry = _owned(uow, principal, entry_id)
-        uow.time_entries.update(dataclasses.replace(entry, deleted=datetime.now(UTC)))
-        uow.add_event(changed(RecordDeleted, principal, TIME_ENTRY, entry.id, _describe(entry)))
+        deleted = dataclasses.replace(entry, deleted=datetime.now(UTC))
+        uow.time_entries.update(deleted)
+        uow.add_event(
+            changed(RecordDeleted, principal, TIME_ENTRY, entry.id, _describe(entry)), deleted
+        )
         idempotency.commit(uow)
 
 
-def _committed(uow: UnitOfWork, principal: Principal, entry_id: str) -> TimeEntry:
-    """The written entry as the writing transaction sees it, committed with the change: the
-    answer never needs a second visit to the database once the change is made."""
+def _committed(
+    uow: UnitOfWork, principal: Principal, entry_id: str, event: RecordChanged
+) -> TimeEntry:
+    """The written entry as the writing transaction sees it, committed with the change and its
+    event (which carries the entry so): the answer never needs a second visit to the database
+    once the change is made."""
     entry = _existing(uow, principal, entry_id)
+    uow.add_event(event, entry)
     idempotency.commit(uow, entry)
     return entry
 
@@ -324,7 +331,8 @@ def _shorten_previous(uow: UnitOfWork, principal: Principal, entry: TimeEntry) -
         shortened = dataclasses.replace(previous, end_date=entry.start_date)
         uow.time_entries.update(shortened)
         description = f"Shortened to end when entry {entry.id} starts"
-        uow.add_event(changed(RecordUpdated, principal, TIME_ENTRY, shortened.id, description))
+        event = changed(RecordUpdated, principal, TIME_ENTRY, shortened.id, description)
+        uow.add_event(event, shortened)
 
 
 def _describe(entry: TimeEntry) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commons.data_access_layer.ports import Storage, UnitOfWork
-from commons.domain.events import RecordCreated, RecordUpdated
+from commons.domain.events import RecordChanged, RecordCreated, RecordUpdated
 from commons.domain.exceptions import (
     Forbidden,
     NotFound,
@@ -71,8 +71,8 @@ def add_user(storage: Storage, principal: Principal, email: object, name: object
         if uow.users.email_taken(principal.tenant_id, user.email):
             raise email_already_used()
         uow.users.invite(user)
-        uow.add_event(changed(RecordCreated, principal, "user", user.id, f"Added {user.email}"))
-        return _committed(uow, principal, user.id)
+        event = changed(RecordCreated, principal, "user", user.id, f"Added {user.email}")
+        return _committed(uow, principal, user.id, event)
 
 
 def list_users(storage: Storage, principal: Principal) -> list[User]:
@@ -124,8 +124,8 @@ def _change_membership(
         change = uow.users.grant if member else uow.users.revoke
         change(principal.tenant_id, user_id, group)
         verb = "Added to" if member else "Removed from"
-        uow.add_event(changed(RecordUpdated, principal, "user", user_id, f"{verb} {group}"))
-        return _committed(uow, principal, user_id)
+        event = changed(RecordUpdated, principal, "user", user_id, f"{verb} {group}")
+        return _committed(uow, principal, user_id, event)
 
 
 def is_member_of(storage: Storage, principal: Principal, user_id: str, group: str) -> bool:
@@ -158,9 +158,11 @@ def _check_group(group: object) -> None:
         )
 
 
-def _committed(uow: UnitOfWork, principal: Principal, user_id: str) -> User:
-    """The written user as the writing transaction sees them, committed with the change."""
+def _committed(uow: UnitOfWork, principal: Principal, user_id: str, event: RecordChanged) -> User:
+    """The written user as the writing transaction sees them, committed with the change and its
+    event (which carries the user so)."""
     user = _existing_user(uow, principal, user_id)
+    uow.add_event(event, user)
     idempotency.commit(uow, user)
     return user
 

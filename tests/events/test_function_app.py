@@ -63,6 +63,8 @@ PROVIDED_BY = {
     "orjson": "orjson",
     "psycopg": "psycopg",
     "pyodbc": "pyodbc",
+    "standardwebhooks": "standardwebhooks",
+    "urllib3": "urllib3",
 }
 LIST_FUNCTIONS = """
 import importlib.util, json, os

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,8 @@ from commons.domain.exceptions import NotFound
 from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
 
 logger = logging.getLogger(__name__)
+# Queues the deliveries of recorded changes, each event with its record (None: none).
+Deliveries = Callable[[Sequence[tuple[AuditEvent, Mapping[str, Any] | None]]], None]
 CHANGE_TYPE = "change"
 # Change documents go away after a month (their containers have a time to live, migration 0009):
 # the change feed and the dispatcher read them within seconds to hours.
@@ -40,11 +42,14 @@ DESCRIPTION_MAX_LENGTH = 500
 DELIVERY, FAILED, DEAD, DONE = "delivery", "failed", "dead", "done"
 
 
-def change_document(event: RecordChanged, date: datetime | None = None) -> dict[str, Any]:
+def change_document(
+    event: RecordChanged, date: datetime | None = None, item: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The document a unit of work writes for one change, into the changed record's container
     and partition, in the same transactional batch as the record: created once and never
     changed, so the change feed carries every change, however quickly the record changes again.
-    Its id is the audit event's."""
+    Its id is the audit event's; `item` is the record after the change, as events going out
+    carry it."""
     change_id = str(uuid.uuid4())
     return {
         "id": change_id,
@@ -58,6 +63,7 @@ def change_document(event: RecordChanged, date: datetime | None = None) -> dict[
         "session_id": event.session_id,
         "date": timestamp(date or datetime.now(UTC)),
         "ttl": CHANGE_TTL_SECONDS,
+        "item": dict(item) if item is not None else None,
         # The containers' unique keys (catalog names, the running entry) count a document
         # without the path as null, of which a partition holds one: a change holds its own slot.
         "uniqueness_key": f"{CHANGE_TYPE}|{change_id}",
@@ -108,8 +114,10 @@ def record_documents(
     documents: Iterable[Any],
     changes: Any | None = None,
     now: datetime | None = None,
+    deliveries: Deliveries | None = None,
 ) -> Tally:
-    """Record the audit events of the change documents among `documents`.
+    """Record the audit events of the change documents among `documents`, and queue each one's
+    deliveries through `deliveries` first (to webhooks and AMQP: `webhooks.queue_deliveries`).
 
     Only change documents make events, each under the change's own id: a replay is a no-op.
     With `changes` (the documents' container), a change whose event cannot be recorded does not
@@ -122,7 +130,8 @@ def record_documents(
         document = dict(document)
         if document.get("type") != CHANGE_TYPE or document.get(DELIVERY) is not None:
             continue
-        _count(tally, document, _record(event_container, container_id, document, changes, now))
+        recorded = _record(event_container, container_id, document, changes, now, deliveries)
+        _count(tally, document, recorded)
     return tally
 
 
@@ -136,11 +145,18 @@ def _count(tally: Tally, document: dict[str, Any], recorded: bool) -> None:
 
 
 def _record(
-    event_container: Any, container_id: str, document: dict[str, Any], changes: Any, now: datetime
+    event_container: Any,
+    container_id: str,
+    document: dict[str, Any],
+    changes: Any,
+    now: datetime,
+    deliveries: Deliveries | None,
 ) -> bool:
     try:
         event = from_document(container_id, document)
         if event is not None:
+            if deliveries is not None:
+                deliveries([(event, document.get("item"))])
             record_event(event_container, event)
     except Exception as error:  # noqa: BLE001 - any failure is tried again, then parked
         if changes is None:
@@ -185,7 +201,9 @@ def _mark(changes: Any, document: dict[str, Any], **fields: Any) -> None:
         logger.info("Change %s was seen to by another dispatcher", document["id"])
 
 
-def retry_due(database: Any, now: datetime | None = None) -> Tally:
+def retry_due(
+    database: Any, now: datetime | None = None, deliveries: Deliveries | None = None
+) -> Tally:
     """Try again the changes whose next attempt is due."""
     now = now or datetime.now(UTC)
     events = database.get_container_client(EVENT)
@@ -199,7 +217,7 @@ def retry_due(database: Any, now: datetime | None = None) -> Tally:
             now=timestamp(now),
         )
         for document in due:
-            recorded = _record(events, container_id, document, changes, now)
+            recorded = _record(events, container_id, document, changes, now, deliveries)
             if recorded:
                 _mark(changes, document, delivery=DONE, next_attempt_at=None, last_error=None)
             _count(tally, document, recorded)
@@ -261,7 +279,17 @@ def record_event(event_container: Any, event: AuditEvent) -> None:
 CHECKPOINT_ID = "local-dispatcher"
 
 
-def poll_changes(database: Any, now: datetime | None = None) -> Tally:
+def outlet(database: Any, amqp: bool) -> Deliveries:
+    """How the relay queues the deliveries of the changes it records, in `database`."""
+    from commons.data_access_layer.cosmos.webhooks import queue_deliveries
+
+    def queue(changes: Sequence[tuple[AuditEvent, Mapping[str, Any] | None]]) -> None:
+        queue_deliveries(database, changes, amqp, datetime.now(UTC))
+
+    return queue
+
+
+def poll_changes(database: Any, now: datetime | None = None, amqp: bool = False) -> Tally:
     """Record the audit events of documents changed since the last poll, and try again the
     failed changes that are due (local development: the Functions app does both there).
 
@@ -277,12 +305,13 @@ def poll_changes(database: Any, now: datetime | None = None) -> Tally:
         if getattr(error, "status_code", None) != 404:
             raise
         checkpoint = {"id": CHECKPOINT_ID, "since": {}}
-    tally = retry_due(database, now)
+    deliveries = outlet(database, amqp)
+    tally = retry_due(database, now, deliveries)
     for container_id in AUDITED_CONTAINERS:
         since = int(checkpoint["since"].get(container_id, 0))
         changes = database.get_container_client(container_id)
         documents = _change_documents(changes, "c._ts >= @since", since=since)
-        tally.add(record_documents(events, container_id, documents, changes, now))
+        tally.add(record_documents(events, container_id, documents, changes, now, deliveries))
         if documents:
             checkpoint["since"][container_id] = max(int(d["_ts"]) for d in documents)
     leases.upsert_item({"id": CHECKPOINT_ID, "since": checkpoint["since"]})

@@ -33,13 +33,15 @@ from commons.data_access_layer.cosmos.repositories import (
     CosmosUserRepository,
     parameters,
 )
+from commons.data_access_layer.cosmos.webhooks import CosmosDeliveryQueue, CosmosWebhookRepository
 from commons.data_access_layer.migrations import (
     load_migrations_package,
     pending_among,
     set_target,
 )
-from commons.data_access_layer.ports import DispatchReport
+from commons.data_access_layer.ports import DispatchReport, RecordFormat
 from commons.domain.catalog import CatalogKind
+from commons.domain.deliveries import formatted_item
 from commons.domain.events import RecordChanged
 from commons.domain.exceptions import DomainError, StorageUnavailable
 from commons.settings import StorageSettings
@@ -67,12 +69,13 @@ class CosmosUnitOfWork:
             raise StorageUnavailable(retry_after=retry_after(error)) from error
         self.operations: list[Operation] = []
         self.locks: dict[str, tuple[str, str]] = {}
-        self.staged_events: list[RecordChanged] = []
+        self.staged_events: list[tuple[RecordChanged, dict[str, Any] | None]] = []
         self._containers: dict[str, ContainerProxy] = {}
         self.users = CosmosUserRepository(self)
         self.time_entries = CosmosTimeEntryRepository(self)
         self.events = CosmosEventRepository(self)
         self.idempotency = CosmosIdempotencyRepository(self)
+        self.webhooks = CosmosWebhookRepository(self)
         return self
 
     def catalog(self, kind: CatalogKind) -> CosmosCatalogRepository:
@@ -150,15 +153,16 @@ class CosmosUnitOfWork:
                 match_condition=MatchConditions.IfNotModified,
             )
 
-    def add_event(self, event: RecordChanged) -> None:
-        self.staged_events.append(event)
+    def add_event(self, event: RecordChanged, record: object | None = None) -> None:
+        item = formatted_item(self.storage.record_format, event.container_id, record)
+        self.staged_events.append((event, item))
 
     def commit(self) -> None:
         """Send the staged writes of each container (and tenant) in one transactional batch,
         with a change document per change event: all of a batch is written, or none of it."""
         operations, self.operations = self.operations, []
         events, self.staged_events = self.staged_events, []
-        latest = {(event.container_id, event.item_id): event for event in events}
+        latest = {(event.container_id, event.item_id): event for event, _ in events}
         batches: dict[tuple[str, str], _Batch] = {}
         for container, action, document, on_conflict, etag in operations:
             # Entity documents still carry their latest change, as the original system's did.
@@ -168,11 +172,11 @@ class CosmosUnitOfWork:
             key = (container.id, document["tenant_id"])
             batch = batches.setdefault(key, _Batch(container, document["tenant_id"]))
             batch.add(action, document, on_conflict, etag)
-        for event in events:
+        for event, item in events:
             key = (event.container_id, event.tenant_id)
             container = self.container(event.container_id)
             batch = batches.setdefault(key, _Batch(container, event.tenant_id))
-            batch.add("create", change_document(event), None, None)
+            batch.add("create", change_document(event, item=item), None, None)
         for batch in batches.values():
             batch.execute()
 
@@ -260,8 +264,9 @@ class CosmosStorage:
     its thread has ended, so servers that start a thread per request do not connect anew.
     """
 
-    def __init__(self, settings: StorageSettings):
+    def __init__(self, settings: StorageSettings, record_format: RecordFormat | None = None):
         self.settings = settings
+        self.record_format = record_format
         # Clients whose threads have ended; a deque's appends and pops are thread-safe without a
         # lock, which a finalizer running as a thread ends could otherwise wait on.
         self._idle: deque[CosmosClient] = deque()
@@ -303,9 +308,13 @@ class CosmosStorage:
             raise _unreachable(error) from error
         return pending_among(applied)
 
-    def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
+    @property
+    def deliveries(self) -> CosmosDeliveryQueue:
+        return CosmosDeliveryQueue(self.database)
+
+    def dispatch_changes(self, batch_size: int = 100, amqp: bool = False) -> DispatchReport:
         try:
-            tally = cosmos_changes.poll_changes(self.database)
+            tally = cosmos_changes.poll_changes(self.database, amqp=amqp)
         except (AzureError, ValueError) as error:
             raise _unreachable(error) from error
         return DispatchReport(tally.recorded, tally.failed, tally.parked)

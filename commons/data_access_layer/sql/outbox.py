@@ -1,7 +1,9 @@
 """The SQL outbox relay: claim pending changes, record their audit events, exactly once.
 
 Run by the storage (`SqlStorage.dispatch_changes`, what `cli.py events dispatch` runs) and by
-the events app's timer, on the application's own `outbox` and `events` tables.
+the events app's timer, on the application's own `outbox` and `events` tables. With the audit
+event, in the same transaction, each change's deliveries are queued: to the tenant's webhooks
+that want it, and to AMQP when asked (`webhooks.queue_deliveries`, idempotent too).
 
 Each batch is one transaction: the claimed outbox rows are locked (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, MariaDB and SQL Server; SQLite serializes writers), their events are inserted into
@@ -20,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from commons.data_access_layer.sql.engine import IMMEDIATE
 from commons.data_access_layer.sql.tables import events, outbox
+from commons.data_access_layer.sql.webhooks import queue_deliveries
 from commons.domain.audit import AuditEvent
 from commons.domain.exceptions import NotFound
 from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
@@ -73,6 +77,12 @@ def from_outbox(row: Mapping[str, Any]) -> AuditEvent:
     )
 
 
+def with_item(row: Mapping[Any, Any]) -> tuple[AuditEvent, Mapping[str, Any] | None]:
+    """An outbox row's audit event and the record after the change (None if it has none)."""
+    item = row.get("item")
+    return from_outbox(dict(row)), orjson.loads(item) if item else None
+
+
 def record_event(event: AuditEvent, connection: sa.Connection) -> None:
     """Insert the audit event unless it is there already (idempotent)."""
     exists = connection.execute(sa.select(events.c.id).where(events.c.id == event.id)).first()
@@ -96,6 +106,7 @@ def drain_once(
     handler: Handler | None = None,
     retry_delays: Sequence[timedelta] = RETRY_DELAYS,
     now: datetime | None = None,
+    amqp: bool = False,
 ) -> BatchResult:
     """Deliver one batch of the pending changes that are due; returns what happened to it.
 
@@ -122,11 +133,12 @@ def drain_once(
                 .all()
             )
             rows = list(rows)
-            if handler is None and rows and _deliver_in_bulk(connection, rows, moment):
+            if handler is None and rows and _deliver_in_bulk(connection, rows, moment, amqp):
                 result.delivered = len(rows)
                 return result
             for row in rows:
-                _deliver(connection, row, handler or record_event, retry_delays, moment, result)
+                handle = handler or record_event
+                _deliver(connection, row, handle, retry_delays, moment, result, amqp)
     return result
 
 
@@ -136,6 +148,7 @@ def drain(
     max_batches: int | None = None,
     handler: Handler | None = None,
     now: datetime | None = None,
+    amqp: bool = False,
 ) -> tuple[BatchResult, int]:
     """Drain batch after batch until one comes back short or fails; the totals and batch count.
 
@@ -145,7 +158,7 @@ def drain(
     """
     total, batches = BatchResult(), 0
     while max_batches is None or batches < max_batches:
-        batch = drain_once(engine, batch_size, handler, now=now)
+        batch = drain_once(engine, batch_size, handler, now=now, amqp=amqp)
         batches += 1
         total.add(batch)
         if batch.claimed < batch_size or batch.failed or batch.parked:
@@ -170,10 +183,14 @@ def _due(moment: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= moment)
 
 
-def _deliver_in_bulk(connection: sa.Connection, rows: list[sa.RowMapping], now: datetime) -> bool:
+def _deliver_in_bulk(
+    connection: sa.Connection, rows: list[sa.RowMapping], now: datetime, amqp: bool
+) -> bool:
     try:
         with connection.begin_nested():
-            record_events([from_outbox(dict(row)) for row in rows], connection)
+            changes = [with_item(row) for row in rows]
+            record_events([event for event, _ in changes], connection)
+            queue_deliveries(connection, changes, amqp, now)
             connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id.in_([row["id"] for row in rows]))
@@ -192,10 +209,13 @@ def _deliver(
     retry_delays: Sequence[timedelta],
     now: datetime,
     result: BatchResult,
+    amqp: bool,
 ) -> None:
     try:
         with connection.begin_nested():
-            handler(from_outbox(dict(row)), connection)
+            event, item = with_item(row)
+            handler(event, connection)
+            queue_deliveries(connection, [(event, item)], amqp, now)
             connection.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == row["id"])

@@ -19,7 +19,7 @@ from commons.data_access_layer.migrations import (
     pending_among,
     set_target,
 )
-from commons.data_access_layer.ports import DispatchReport
+from commons.data_access_layer.ports import DispatchReport, RecordFormat
 from commons.data_access_layer.sql import outbox as outbox_dispatch
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
@@ -36,7 +36,9 @@ from commons.data_access_layer.sql.repositories import (
     SqlUserRepository,
 )
 from commons.data_access_layer.sql.time_entries import SqlTimeEntryRepository
+from commons.data_access_layer.sql.webhooks import SqlDeliveryQueue, SqlWebhookRepository
 from commons.domain.catalog import CatalogKind
+from commons.domain.deliveries import item_json
 from commons.domain.events import RecordChanged
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 
@@ -105,11 +107,19 @@ class SqlUnitOfWork:
     time_entries: SqlTimeEntryRepository
     events: SqlEventRepository
     idempotency: SqlIdempotencyRepository
+    webhooks: SqlWebhookRepository
 
-    def __init__(self, engine: sa.Engine, write: bool, snapshot: bool = False):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        write: bool,
+        snapshot: bool = False,
+        record_format: RecordFormat | None = None,
+    ):
         self.engine = engine
         self.write = write
         self.snapshot = snapshot
+        self.record_format = record_format
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
@@ -131,12 +141,13 @@ class SqlUnitOfWork:
         self.time_entries = SqlTimeEntryRepository(self.connection)
         self.events = SqlEventRepository(self.connection)
         self.idempotency = SqlIdempotencyRepository(self.connection)
+        self.webhooks = SqlWebhookRepository(self.connection)
         return self
 
     def catalog(self, kind: CatalogKind) -> SqlCatalogRepository:
         return _REPOSITORIES.get(kind.key, SqlCatalogRepository)(self.connection, kind)
 
-    def add_event(self, event: RecordChanged) -> None:
+    def add_event(self, event: RecordChanged, record: object | None = None) -> None:
         self.connection.execute(
             _OUTBOX_INSERT,
             {
@@ -151,6 +162,7 @@ class SqlUnitOfWork:
                 "occurred_at": datetime.now(UTC),
                 "status": "pending",
                 "attempts": 0,
+                "item": item_json(self.record_format, event.container_id, record),
             },
         )
 
@@ -180,7 +192,8 @@ def _unreachable(error: sa.exc.DBAPIError) -> StorageUnavailable:
 class SqlStorage:
     """The SQL backend: engine, units of work, health and migrations."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, record_format: RecordFormat | None = None):
+        self.record_format = record_format
         try:
             self.engine = create_sql_engine(url)
         except (sa.exc.ArgumentError, ImportError) as error:  # a bad URL or a missing driver
@@ -188,7 +201,11 @@ class SqlStorage:
             raise ConfigurationError(f"SQL_DATABASE_URI is not usable: {reason}") from error
 
     def unit_of_work(self, write: bool = False, snapshot: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write, snapshot)
+        return SqlUnitOfWork(self.engine, write, snapshot, self.record_format)
+
+    @property
+    def deliveries(self) -> SqlDeliveryQueue:
+        return SqlDeliveryQueue(self.engine)
 
     def ping(self) -> None:
         try:
@@ -205,9 +222,9 @@ class SqlStorage:
             raise _unreachable(error) from error
         return pending_among(applied)
 
-    def dispatch_changes(self, batch_size: int = 100) -> DispatchReport:
+    def dispatch_changes(self, batch_size: int = 100, amqp: bool = False) -> DispatchReport:
         with _outbox_errors(self.engine):
-            total, _ = outbox_dispatch.drain(self.engine, batch_size)
+            total, _ = outbox_dispatch.drain(self.engine, batch_size, amqp=amqp)
             waiting = outbox_dispatch.waiting(self.engine)
         return DispatchReport(total.delivered, total.failed, total.parked, waiting)
 

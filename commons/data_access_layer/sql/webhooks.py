@@ -10,12 +10,10 @@ record each outcome in a transaction of its own.
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from commons.data_access_layer.ports import Claimed
@@ -30,8 +28,7 @@ from commons.domain.deliveries import (
     PENDING,
     Attempt,
     Delivery,
-    envelope,
-    event_type,
+    fan_out,
 )
 from commons.domain.webhooks import Webhook
 
@@ -42,7 +39,7 @@ DISABLED_REASON = "Disabled: its deliveries failed for 3 days"
 GAVE_UP = "Its webhook was disabled"
 
 
-def _webhook(row: Mapping[str, Any]) -> Webhook:
+def _webhook(row: Mapping[Any, Any]) -> Webhook:
     return Webhook(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -74,7 +71,7 @@ def _webhook_values(webhook: Webhook) -> dict[str, Any]:
     }
 
 
-def _delivery(row: Mapping[str, Any]) -> Delivery:
+def _delivery(row: Mapping[Any, Any]) -> Delivery:
     return Delivery(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -106,7 +103,7 @@ def _delivery_values(delivery: Delivery, now: datetime) -> dict[str, Any]:
     }
 
 
-def _attempt(row: Mapping[str, Any]) -> Attempt:
+def _attempt(row: Mapping[Any, Any]) -> Attempt:
     return Attempt(**row)
 
 
@@ -153,7 +150,9 @@ class SqlWebhookRepository:
                 sa.delete(table).where(table.c.tenant_id == tenant_id, column == webhook_id)
             )
         self.connection.execute(
-            sa.delete(webhooks).where(webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id)
+            sa.delete(webhooks).where(
+                webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
+            )
         )
 
     def enqueue(self, delivery: Delivery) -> None:
@@ -200,28 +199,19 @@ def queue_deliveries(
     ).mappings()
     for row in rows:
         subscribed.setdefault(row["tenant_id"], []).append(_webhook(row))
-    wanted: list[dict[str, Any]] = []
-    for event, item in changes:
-        type_ = event_type(event.container_id, event.action)
-        sinks = [hook.id for hook in subscribed.get(event.tenant_id, ()) if hook.wants(type_)]
-        if amqp:
-            sinks.append(AMQP_SINK)
-        if not sinks:
-            continue
-        body = orjson.dumps(envelope(event, item)).decode("utf-8")
-        for sink in sinks:
-            delivery = Delivery(str(uuid.uuid4()), event.tenant_id, sink, event.id, type_, body)
-            wanted.append(_delivery_values(delivery, now))
+    wanted = [
+        _delivery_values(delivery, now)
+        for event, item in changes
+        for delivery in fan_out(event, item, subscribed.get(event.tenant_id, ()), amqp, now)
+    ]
     if not wanted:
         return 0
     queued = set(
         connection.execute(
-            sa.select(deliveries.c.sink, deliveries.c.event_id).where(
-                deliveries.c.event_id.in_({values["event_id"] for values in wanted})
-            )
-        ).tuples()
+            sa.select(deliveries.c.id).where(deliveries.c.id.in_([v["id"] for v in wanted]))
+        ).scalars()
     )
-    missing = [values for values in wanted if (values["sink"], values["event_id"]) not in queued]
+    missing = [values for values in wanted if values["id"] not in queued]
     if missing:
         connection.execute(sa.insert(deliveries), missing)
     return len(missing)
@@ -294,7 +284,7 @@ class SqlDeliveryQueue:
 
     @staticmethod
     def _webhooks(
-        connection: sa.Connection, rows: Sequence[Mapping[str, Any]]
+        connection: sa.Connection, rows: Sequence[Mapping[Any, Any]]
     ) -> dict[tuple[str, str], Webhook]:
         ids = sorted({row["sink"] for row in rows})
         found = connection.execute(sa.select(webhooks).where(webhooks.c.id.in_(ids))).mappings()
@@ -390,20 +380,20 @@ class SqlDeliveryQueue:
 
     def pending(self, now: datetime) -> tuple[int, int]:
         """How many deliveries are due now, and how many wait for a later attempt."""
-        due = sa.and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now)
-        later = sa.and_(deliveries.c.status == PENDING, deliveries.c.next_attempt_at > now)
+        due = sa.case((deliveries.c.next_attempt_at <= now, 1), else_=0)
         with self.engine.connect() as connection:
             counted = connection.execute(
-                sa.select(
-                    sa.func.count().filter(due), sa.func.count().filter(later)
-                ).select_from(deliveries)
+                sa.select(sa.func.count(), sa.func.sum(due))
+                .select_from(deliveries)
+                .where(deliveries.c.status == PENDING)
             ).one()
-        return int(counted[0] or 0), int(counted[1] or 0)
+        pending, due_now = int(counted[0] or 0), int(counted[1] or 0)
+        return due_now, pending - due_now
 
 
 def _fair_share(
-    rows: Sequence[Mapping[str, Any]], limit: int, per_sink: int | None
-) -> builtins.list[Mapping[str, Any]]:
+    rows: Sequence[Mapping[Any, Any]], limit: int, per_sink: int | None
+) -> builtins.list[Mapping[Any, Any]]:
     """The first `limit` rows, at most `per_sink` of each sink."""
     if per_sink is None:
         return list(rows[:limit])

@@ -1,0 +1,351 @@
+"""The dispatcher of events going out: sends the queued deliveries to the tenants' webhooks
+(signed POSTs) and to the AMQP exchange (confirmed publishes), and records what came of each.
+
+Webhooks are sent from a pool of threads, at most `PER_WEBHOOK` at a time to one webhook, so a
+slow or dead receiver holds up neither the API (which only queued the change) nor any other
+receiver. A webhook's URL is checked again when it is sent (its host may resolve elsewhere by
+now) and the request goes to the very address that was checked. The event's id is the
+`webhook-id` of every attempt, so a receiver knows a retry, or a replayed change, for the one
+it has seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from standardwebhooks.webhooks import Webhook as Signer
+
+from commons.data_access_layer.ports import Claimed, Storage
+from commons.domain.deliveries import (
+    AMQP_DELAYS,
+    DISABLE_AFTER,
+    WEBHOOK_DELAYS,
+    WEBHOOK_TIMEOUT,
+    Attempt,
+    Delivery,
+    next_attempt,
+)
+from commons.domain.exceptions import ValidationFailed
+from commons.domain.retries import describe
+from commons.services.webhooks import Resolver, checked_addresses, resolve
+from commons.settings import OutboundSettings
+
+logger = logging.getLogger(__name__)
+
+WORKERS = 16
+PER_WEBHOOK = 4
+AMQP_BATCH = 500
+USER_AGENT = "TimeTracker-Webhooks/1"
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Round:
+    """What one round of dispatching did."""
+
+    sent: int = 0  # taken by their webhook
+    failed: int = 0  # attempts that failed (tried again later, or given up)
+    published: int = 0  # confirmed by the broker
+    unpublished: int = 0  # not confirmed: tried again later
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.published + self.unpublished
+
+
+class Dispatcher:
+    """Sends what `storage.deliveries` holds. `run_once` delivers everything due now and waits
+    for it; `follow` keeps delivering until stopped, never waiting on one webhook."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: OutboundSettings,
+        *,
+        publisher: Any | None = None,
+        clock: Clock = utc_now,
+        workers: int = WORKERS,
+        per_webhook: int = PER_WEBHOOK,
+        resolver: Resolver = resolve,
+    ):
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+        self.per_webhook = per_webhook
+        self.resolver = resolver
+        self.publisher = publisher
+        if publisher is None and settings.amqp_url:
+            from commons.messaging.amqp import AmqpPublisher
+
+            self.publisher = AmqpPublisher(settings.amqp_url, settings.amqp_exchange)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        self.workers = workers
+        self.http = urllib3.PoolManager(
+            num_pools=64, maxsize=per_webhook, retries=False, timeout=_timeout()
+        )
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # webhook id → deliveries being sent
+        self._futures: set[Future[bool]] = set()
+
+    @property
+    def amqp(self) -> bool:
+        return self.publisher is not None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.http.clear()
+        if self.publisher is not None:
+            self.publisher.close()
+
+    def relay(self, batch_size: int = 100) -> Any:
+        """Record the due changes' audit events and queue their deliveries."""
+        return self.storage.dispatch_changes(batch_size, amqp=self.amqp)
+
+    def run_once(self) -> Round:
+        """Send every delivery due now and wait for their outcomes."""
+        result = Round()
+        if self.amqp:
+            self.publish_due(result)
+        while self.start_webhooks(result):
+            self.wait(result, every=True)
+        self.wait(result, every=True)
+        return result
+
+    def start_webhooks(self, result: Round) -> int:
+        """Start sending the due webhook deliveries there is room for; how many started."""
+        with self._lock:
+            room = self.workers - len(self._futures)
+            busy = [hook for hook, count in self._in_flight.items() if count >= self.per_webhook]
+        if room <= 0:
+            return 0
+        claimed = self.storage.deliveries.claim(
+            self.clock(), room, False, busy=busy, per_sink=self.per_webhook
+        )
+        for one in claimed:
+            with self._lock:
+                self._in_flight[one.delivery.sink] = self._in_flight.get(one.delivery.sink, 0) + 1
+                future = self.pool.submit(self._send_and_record, one)
+                self._futures.add(future)
+        return len(claimed)
+
+    def wait(self, result: Round, every: bool, timeout: float | None = None) -> None:
+        """Collect the outcomes of finished sends (`every`: wait for all that are running)."""
+        with self._lock:
+            futures = set(self._futures)
+        if not futures:
+            return
+        done, _ = wait(futures, timeout=None if every else timeout or 0)
+        for future in done:
+            with self._lock:
+                self._futures.discard(future)
+            try:
+                taken = future.result()
+            except Exception as error:  # noqa: BLE001 - recording failed: the lease retries it
+                logger.warning("A webhook delivery's outcome could not be recorded: %s", error)
+                result.errors.append(describe(error))
+                continue
+            if taken:
+                result.sent += 1
+            else:
+                result.failed += 1
+
+    def follow(self, stop: threading.Event, interval: float = 1.0, batch_size: int = 100) -> None:
+        """Relay and deliver until `stop` is set; a round that found nothing sleeps `interval`."""
+        while not stop.is_set():
+            result = Round()
+            try:
+                self.relay(batch_size)
+                if self.amqp:
+                    self.publish_due(result)
+                started = self.start_webhooks(result)
+            except Exception as error:  # noqa: BLE001 - reported, and tried again next round
+                logger.warning("Dispatching failed: %s", describe(error))
+                started = 0
+            self.wait(result, every=False, timeout=0.05)
+            if result.total:
+                logger.info("%s", summary(result))
+            if not started and not result.total:
+                stop.wait(interval)
+        self.wait(Round(), every=True)
+
+    def _send_and_record(self, claimed: Claimed) -> bool:
+        try:
+            attempt = self.send(claimed)
+            self.record(claimed.delivery, attempt)
+            return attempt.succeeded
+        finally:
+            with self._lock:
+                self._in_flight[claimed.delivery.sink] -= 1
+                if not self._in_flight[claimed.delivery.sink]:
+                    del self._in_flight[claimed.delivery.sink]
+
+    def send(self, claimed: Claimed) -> Attempt:
+        """One signed POST of the delivery to its webhook; what it came to."""
+        delivery, webhook = claimed.delivery, claimed.webhook
+        assert webhook is not None
+        attempted_at = self.clock()
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            status = self._post(webhook.url, webhook.secret, delivery)
+            if not 200 <= status < 300:
+                error = f"The receiver answered {status}"
+        except ValidationFailed as refused:
+            error = "; ".join(str(reason) for reason in refused.errors.values()) or refused.message
+        except urllib3.exceptions.TimeoutError:
+            error = f"No answer within {WEBHOOK_TIMEOUT.total_seconds():g} s"
+        except Exception as failure:  # noqa: BLE001 - whatever failed, the attempt did
+            error = describe(failure)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        retry_at = None
+        if error is not None:
+            retry_at = next_attempt(delivery.attempts + 1, self.clock(), WEBHOOK_DELAYS, True)
+        return Attempt(
+            id=str(uuid.uuid4()),
+            tenant_id=delivery.tenant_id,
+            webhook_id=delivery.sink,
+            delivery_id=delivery.id,
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            attempted_at=attempted_at,
+            duration_ms=duration_ms,
+            response_status=status,
+            error=error,
+            next_attempt_at=retry_at,
+        )
+
+    def _post(self, url: str, secret: str, delivery: Delivery) -> int:
+        host, addresses = checked_addresses(
+            url, self.settings.webhooks_allow_private, self.resolver
+        )
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        signed_at = datetime.now(UTC)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Host": parts.netloc.rsplit("@", 1)[-1],
+            "webhook-id": delivery.event_id,
+            "webhook-timestamp": str(int(signed_at.timestamp())),
+            "webhook-signature": Signer(secret).sign(delivery.event_id, signed_at, delivery.body),
+        }
+        # To the address just checked, not to whatever the name resolves to next.
+        pool = self.http.connection_from_host(
+            addresses[0],
+            port,
+            parts.scheme,
+            pool_kwargs={"server_hostname": host, "assert_hostname": host}
+            if parts.scheme == "https"
+            else None,
+        )
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=delivery.body.encode("utf-8"),
+            headers=headers,
+            redirect=False,
+            retries=False,
+            timeout=_timeout(),
+            assert_same_host=False,
+            preload_content=False,
+        )
+        try:
+            response.read(64 * 1024)  # enough to keep the connection; the body is not kept
+        finally:
+            response.release_conn()
+        return int(response.status)
+
+    def record(self, delivery: Delivery, attempt: Attempt) -> None:
+        queue = self.storage.deliveries
+        now = self.clock()
+        if attempt.succeeded:
+            queue.succeeded(delivery, attempt, now)
+            return
+        logger.info(
+            "Webhook %s: delivery of %s failed (attempt %d): %s",
+            delivery.sink,
+            delivery.event_id,
+            delivery.attempts + 1,
+            attempt.error,
+        )
+        queue.failed(delivery, attempt, attempt.next_attempt_at, now, now - DISABLE_AFTER)
+
+    def publish_due(self, result: Round) -> None:
+        """Publish the due AMQP deliveries, batch after batch, until none is left or the broker
+        fails; confirmed ones are done, the others wait out their next delay."""
+        from commons.messaging.amqp import Message, PublishFailed, routing_key
+
+        assert self.publisher is not None
+        queue = self.storage.deliveries
+        while True:
+            claimed = queue.claim(self.clock(), AMQP_BATCH, True)
+            if not claimed:
+                return
+            deliveries = [one.delivery for one in claimed]
+            messages = [
+                Message(
+                    routing_key=routing_key(delivery.tenant_id, *_container_action(delivery)),
+                    body=delivery.body.encode("utf-8"),
+                    message_id=delivery.event_id,
+                    type=delivery.event_type,
+                    timestamp=delivery.created_at or self.clock(),
+                )
+                for delivery in deliveries
+            ]
+            try:
+                self.publisher.publish(messages)
+            except PublishFailed as error:
+                confirmed = deliveries[: error.confirmed]
+                queue.published(confirmed, self.clock())
+                result.published += len(confirmed)
+                rest = deliveries[error.confirmed :]
+                self._unpublished(rest, error)
+                result.unpublished += len(rest)
+                result.errors.append(f"AMQP: {describe(error.cause or error)}")
+                return
+            queue.published(deliveries, self.clock())
+            result.published += len(deliveries)
+            if len(claimed) < AMQP_BATCH:
+                return
+
+    def _unpublished(self, deliveries: Sequence[Delivery], error: Exception) -> None:
+        logger.warning("%d AMQP deliveries not confirmed: %s", len(deliveries), error)
+        now = self.clock()
+        for delivery in deliveries:
+            retry_at = next_attempt(delivery.attempts + 1, now, AMQP_DELAYS, False)
+            self.storage.deliveries.failed(delivery, None, retry_at, now)
+
+
+def _container_action(delivery: Delivery) -> tuple[str, str]:
+    container, _, action = delivery.event_type.partition(".")
+    return container, action
+
+
+def _timeout() -> urllib3.Timeout:
+    seconds = WEBHOOK_TIMEOUT.total_seconds()
+    return urllib3.Timeout(total=seconds, connect=seconds, read=seconds)
+
+
+def summary(result: Round) -> str:
+    """One line of what a round did."""
+    text = f"webhooks: {result.sent} delivered, {result.failed} failed"
+    if result.published or result.unpublished:
+        text += f"; AMQP: {result.published} published, {result.unpublished} to retry"
+    return text
