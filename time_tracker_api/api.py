@@ -76,6 +76,7 @@ def create_api() -> TimeTrackerApi:
     from time_tracker_api.technologies.technologies_namespace import ns as technologies
     from time_tracker_api.time_entries.time_entries_namespace import ns as time_entries
     from time_tracker_api.users.users_namespace import ns as users
+    from time_tracker_api.webhooks.webhooks_namespace import ns as webhooks
 
     api = TimeTrackerApi(
         version=__version__,
@@ -95,6 +96,7 @@ def create_api() -> TimeTrackerApi:
         time_entries,
         users,
         events,
+        webhooks,
         feature_toggles,
     )
     for namespace in namespaces:

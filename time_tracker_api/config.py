@@ -13,7 +13,7 @@ import limits
 
 from commons.feature_toggles.service import DEFAULT_REFRESH_SECONDS
 from commons.services.schema import DEFAULT_RECHECK_SECONDS
-from commons.settings import StorageSettings
+from commons.settings import OutboundSettings, StorageSettings
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = REPOSITORY_ROOT / "instance"
@@ -65,6 +65,8 @@ class Config:
     rate_limit_storage_uri: str = DEFAULT_RATE_LIMIT_STORAGE_URI
     # Prepended to every counter's key, so that apps sharing one Redis can keep apart.
     rate_limit_key_prefix: str = "time_tracker"
+    # Webhook URLs are checked against it (WEBHOOKS_ALLOW_PRIVATE) when admins set them.
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     problems: tuple[str, ...] = ()
 
     @property
@@ -147,6 +149,7 @@ class Config:
             max_request_bytes=int(max_request_bytes),
             rate_limit=rate_limit,
             rate_limit_storage_uri=rate_limit_storage_uri,
+            outbound=OutboundSettings.from_env(environ),
             problems=tuple(problems),
         )
 

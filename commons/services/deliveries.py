@@ -16,9 +16,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,8 +82,10 @@ class Dispatcher:
         workers: int = WORKERS,
         per_webhook: int = PER_WEBHOOK,
         resolver: Resolver = resolve,
+        timeout: timedelta = WEBHOOK_TIMEOUT,
     ):
         self.storage = storage
+        self.timeout = timeout
         self.settings = settings
         self.clock = clock
         self.per_webhook = per_webhook
@@ -95,9 +97,7 @@ class Dispatcher:
             self.publisher = AmqpPublisher(settings.amqp_url, settings.amqp_exchange)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self.workers = workers
-        self.http = urllib3.PoolManager(
-            num_pools=64, maxsize=per_webhook, retries=False, timeout=_timeout()
-        )
+        self.http = urllib3.PoolManager(num_pools=64, maxsize=per_webhook, retries=False)
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}  # webhook id → deliveries being sent
         self._futures: set[Future[bool]] = set()
@@ -121,9 +121,10 @@ class Dispatcher:
         result = Round()
         if self.amqp:
             self.publish_due(result)
-        while self.start_webhooks(result):
-            self.wait(result, every=True)
-        self.wait(result, every=True)
+        # Whenever a send ends, the room it leaves goes to what is due: a slow webhook holds up
+        # its own deliveries only.
+        while self.start_webhooks(result) or self._futures:
+            self.wait(result, every=False, timeout=None)
         return result
 
     def start_webhooks(self, result: Round) -> int:
@@ -143,13 +144,16 @@ class Dispatcher:
                 self._futures.add(future)
         return len(claimed)
 
-    def wait(self, result: Round, every: bool, timeout: float | None = None) -> None:
-        """Collect the outcomes of finished sends (`every`: wait for all that are running)."""
+    def wait(self, result: Round, every: bool, timeout: float | None = 0) -> None:
+        """Collect the outcomes of sends: every running one's (`every`), else those done within
+        `timeout` seconds (None: until the first is)."""
         with self._lock:
             futures = set(self._futures)
         if not futures:
             return
-        done, _ = wait(futures, timeout=None if every else timeout or 0)
+        done, _ = wait(
+            futures, timeout=timeout, return_when=ALL_COMPLETED if every else FIRST_COMPLETED
+        )
         for future in done:
             with self._lock:
                 self._futures.discard(future)
@@ -176,7 +180,7 @@ class Dispatcher:
             except Exception as error:  # noqa: BLE001 - reported, and tried again next round
                 logger.warning("Dispatching failed: %s", describe(error))
                 started = 0
-            self.wait(result, every=False, timeout=0.05)
+            self.wait(result, every=False, timeout=0.05 if started else 0)
             if result.total:
                 logger.info("%s", summary(result))
             if not started and not result.total:
@@ -209,7 +213,7 @@ class Dispatcher:
         except ValidationFailed as refused:
             error = "; ".join(str(reason) for reason in refused.errors.values()) or refused.message
         except urllib3.exceptions.TimeoutError:
-            error = f"No answer within {WEBHOOK_TIMEOUT.total_seconds():g} s"
+            error = f"No answer within {self.timeout.total_seconds():g} s"
         except Exception as failure:  # noqa: BLE001 - whatever failed, the attempt did
             error = describe(failure)
         duration_ms = int((time.monotonic() - started) * 1000)
@@ -262,7 +266,7 @@ class Dispatcher:
             headers=headers,
             redirect=False,
             retries=False,
-            timeout=_timeout(),
+            timeout=urllib3.Timeout(total=self.timeout.total_seconds()),
             assert_same_host=False,
             preload_content=False,
         )
@@ -336,11 +340,6 @@ class Dispatcher:
 def _container_action(delivery: Delivery) -> tuple[str, str]:
     container, _, action = delivery.event_type.partition(".")
     return container, action
-
-
-def _timeout() -> urllib3.Timeout:
-    seconds = WEBHOOK_TIMEOUT.total_seconds()
-    return urllib3.Timeout(total=seconds, connect=seconds, read=seconds)
 
 
 def summary(result: Round) -> str:
