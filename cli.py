@@ -306,21 +306,24 @@ def _storage() -> Any:
 
 
 def dispatch_events(args: argparse.Namespace) -> None:
-    """Deliver the pending changes that are due to the audit log, once or (--follow) until
-    interrupted; following, an unreachable database is reported and tried again next poll."""
+    """Deliver the pending changes that are due to the audit log, and their deliveries to the
+    webhooks and the AMQP exchange, once or (--follow) until interrupted; following, an
+    unreachable database or broker is reported and tried again next poll."""
     from commons.domain.exceptions import StorageUnavailable
+    from commons.services.deliveries import Dispatcher, Round, summary
+    from commons.settings import OutboundSettings
 
     storage = _storage()
+    dispatcher = Dispatcher(storage, OutboundSettings.from_env())
     try:
         while True:
+            started = 0
             try:
-                report = storage.dispatch_changes(args.batch_size)
+                report = dispatcher.relay(args.batch_size)
             except StorageUnavailable as error:
                 if not args.follow:
                     raise
-                print(
-                    f"cli.py: error: {error.detail or error.message}", file=sys.stderr, flush=True
-                )
+                _report_error(error.detail or error.message)
             else:
                 if report.delivered or report.failed or report.parked or not args.follow:
                     print(
@@ -330,11 +333,31 @@ def dispatch_events(args: argparse.Namespace) -> None:
                         file=sys.stderr,
                         flush=True,
                     )
+                result = Round()
+                try:
+                    if args.follow:
+                        started = dispatcher.step(result)
+                    else:
+                        result = dispatcher.run_once()
+                except Exception as error:
+                    if not args.follow:
+                        raise CommandError(f"delivering failed: {error}") from error
+                    _report_error(f"delivering failed: {error}")
+                if result.total or result.errors:
+                    print(summary(result), file=sys.stderr, flush=True)
+                for problem in result.errors:
+                    _report_error(problem)
             if not args.follow:
                 return
-            time.sleep(args.interval)
+            time.sleep(0.05 if started else args.interval)
     except KeyboardInterrupt:
         return
+    finally:
+        dispatcher.close()
+
+
+def _report_error(message: str) -> None:
+    print(f"cli.py: error: {message}", file=sys.stderr, flush=True)
 
 
 def list_parked(args: argparse.Namespace) -> None:

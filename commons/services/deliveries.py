@@ -168,19 +168,26 @@ class Dispatcher:
             else:
                 result.failed += 1
 
+    def step(self, result: Round) -> int:
+        """One round of following: publish what is due to AMQP, start the webhook deliveries
+        there is room for, and count those that ended meanwhile; never waits on a webhook.
+        Returns how many started."""
+        if self.amqp:
+            self.publish_due(result)
+        started = self.start_webhooks(result)
+        self.wait(result, every=False, timeout=0.05 if started else 0)
+        return started
+
     def follow(self, stop: threading.Event, interval: float = 1.0, batch_size: int = 100) -> None:
         """Relay and deliver until `stop` is set; a round that found nothing sleeps `interval`."""
         while not stop.is_set():
             result = Round()
             try:
                 self.relay(batch_size)
-                if self.amqp:
-                    self.publish_due(result)
-                started = self.start_webhooks(result)
+                started = self.step(result)
             except Exception as error:  # noqa: BLE001 - reported, and tried again next round
                 logger.warning("Dispatching failed: %s", describe(error))
                 started = 0
-            self.wait(result, every=False, timeout=0.05 if started else 0)
             if result.total:
                 logger.info("%s", summary(result))
             if not started and not result.total:
