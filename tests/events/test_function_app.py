@@ -7,6 +7,7 @@ The functions are called as the worker calls them, with real `DocumentList`s and
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import json
 import os
@@ -43,6 +44,7 @@ AUDITED = ("activity", "customer", "project", "project_type", "technology", "tim
 COSMOS_FUNCTIONS = {f"audit_{container}_changes": container for container in AUDITED}
 TIMER_FUNCTION = "drain_outbox"
 RETRY_FUNCTION = "retry_changes"
+DELIVERIES_FUNCTION = "deliver_events"
 EVENT_FIELDS = {
     "id",
     "date",
@@ -135,7 +137,12 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_the_packaged_folder_imports_in_a_clean_virtualenv_without_the_repository(indexed):
     assert indexed["repository_importable"] == []
     assert Path(indexed["commons_from"]).name == "app"  # the packaged copy, beside function_app
-    assert set(indexed["functions"]) == {*COSMOS_FUNCTIONS, TIMER_FUNCTION, RETRY_FUNCTION}
+    assert set(indexed["functions"]) == {
+        *COSMOS_FUNCTIONS,
+        TIMER_FUNCTION,
+        RETRY_FUNCTION,
+        DELIVERIES_FUNCTION,
+    }
 
 
 def test_each_function_has_a_python_function_of_its_own_name(indexed):
@@ -172,6 +179,12 @@ def test_the_outbox_timer_runs_on_the_schedule_its_app_setting_names(indexed):
     [trigger] = indexed["functions"][TIMER_FUNCTION]["bindings"]
     assert trigger["type"] == "timerTrigger"
     assert trigger["schedule"] == "%OUTBOX_SCHEDULE%"
+
+
+def test_the_deliveries_timer_runs_on_the_schedule_its_app_setting_names(indexed):
+    [trigger] = indexed["functions"][DELIVERIES_FUNCTION]["bindings"]
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["schedule"] == "%DELIVERIES_SCHEDULE%"
 
 
 def test_every_import_is_standard_library_its_own_or_in_its_requirements():
@@ -262,7 +275,14 @@ def functions() -> Iterator[dict[str, Any]]:
 def settings(functions, monkeypatch) -> Iterator[pytest.MonkeyPatch]:
     """App settings for one test; the app's shared clients connect anew with them."""
     clients = sys.modules["audit.clients"]
-    for name in ("COSMOS_CONNECTION", "COSMOS_VERIFY_TLS", "DATABASE_NAME", "SQL_DATABASE_URI"):
+    for name in (
+        "COSMOS_CONNECTION",
+        "COSMOS_VERIFY_TLS",
+        "DATABASE_NAME",
+        "SQL_DATABASE_URI",
+        "AMQP_URL",
+        "WEBHOOKS_ALLOW_PRIVATE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("OUTBOX_BATCH_SIZE", raising=False)
     clients.reset()
@@ -283,7 +303,9 @@ def events_database(cosmos_emulator) -> Iterator[Any]:
     )
     name = f"events-{uuid.uuid4().hex[:12]}"
     database = client.create_database(name)
-    for container in ("event", *AUDITED):
+    # As the migrations make them: the audit log, the audited containers, and the webhooks and
+    # deliveries the relay queues the changes' deliveries in.
+    for container in ("event", *AUDITED, "webhook", "delivery"):
         database.create_container(container, partition_key=PartitionKey(path="/tenant_id"))
     yield database
     client.delete_database(name)
@@ -656,3 +678,43 @@ def test_a_failing_tick_ends_with_its_batch_and_the_next_tick_waits_for_the_dela
     second = rows(sql_url, "outbox")
     # The next tick tried the next batch and left the first one waiting out its delay.
     assert sorted(change["attempts"] for change in second) == [0, 0, 1, 1, 1, 1]
+
+
+# The deliveries timer
+
+
+def test_the_deliveries_timer_sends_what_the_outbox_timer_queued(
+    functions, settings, sql_url, tmp_path, tenant
+):
+    from standardwebhooks.webhooks import Webhook as Verifier
+
+    from tests.receivers import receiving
+
+    app = create_app(config_for_tests(sql_url, tmp_path / "instance"))
+    config = app.config["TIME_TRACKER"]
+    outbound = dataclasses.replace(config.outbound, webhooks_allow_private=True)
+    app.config["TIME_TRACKER"] = dataclasses.replace(config, outbound=outbound)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {make_token(tenant, 'admin-a', (ADMIN,))}"}
+    settings.setenv("SQL_DATABASE_URI", sql_url)
+    settings.setenv("WEBHOOKS_ALLOW_PRIVATE", "true")
+    try:
+        with receiving() as receiver:
+            hook = client.post(
+                "/webhooks", json={"url": receiver.url, "events": ["*"]}, headers=headers
+            ).json
+            activity = client.post("/activities", json={"name": "Writing"}, headers=headers).json
+            call(functions, DELIVERIES_FUNCTION, TimerRequest())
+            assert receiver.received == []  # not queued before the outbox timer ran
+            call(functions, TIMER_FUNCTION, TimerRequest())
+            call(functions, DELIVERIES_FUNCTION, TimerRequest())
+            [request] = receiver.wait_for(1)
+            call(functions, DELIVERIES_FUNCTION, TimerRequest(past_due=True))
+            assert len(receiver.received) == 1
+    finally:
+        app.extensions["storage"].engine.dispose()
+    payload = Verifier(hook["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "activity.create"
+    assert payload["data"]["item"] == activity
+    [event] = rows(sql_url, "events")
+    assert payload["id"] == event["id"]

@@ -15,6 +15,8 @@ from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
 
 from commons.data_access_layer.cosmos.containers import EVENT
 from commons.data_access_layer.sql.engine import create_sql_engine
+from commons.services.deliveries import Dispatcher
+from commons.settings import OutboundSettings
 
 from .settings import EventsSettings
 
@@ -83,7 +85,48 @@ def sql_engine() -> sa.Engine:
     return _engine.get()
 
 
+class _Queues:
+    """What a dispatcher needs of a storage: its deliveries."""
+
+    def __init__(self, deliveries: Any) -> None:
+        self.deliveries = deliveries
+
+
+def _create_dispatchers() -> list[Dispatcher]:
+    from commons.data_access_layer.cosmos.webhooks import CosmosDeliveryQueue
+    from commons.data_access_layer.sql.webhooks import SqlDeliveryQueue
+
+    settings, outbound = EventsSettings.from_env(), OutboundSettings.from_env()
+    queues: list[Any] = []
+    if settings.sql_url:
+        queues.append(SqlDeliveryQueue(sql_engine()))
+    if settings.cosmos_connection:
+        queues.append(CosmosDeliveryQueue(database()))
+    if not queues:
+        raise RuntimeError("Neither SQL_DATABASE_URI nor COSMOS_CONNECTION is set")
+    return [Dispatcher(_Queues(queue), outbound) for queue in queues]  # type: ignore[arg-type]
+
+
+def _close_dispatchers(dispatchers: list[Dispatcher]) -> None:
+    for dispatcher in dispatchers:
+        dispatcher.close()
+
+
+_dispatchers = Shared(_create_dispatchers, _close_dispatchers)
+
+
+def dispatchers() -> list[Dispatcher]:
+    """A dispatcher of the deliveries of each store that is set (SQL, Cosmos DB)."""
+    return _dispatchers.get()
+
+
+def amqp() -> bool:
+    """Whether changes go to the AMQP exchange too (AMQP_URL is set)."""
+    return OutboundSettings.from_env().amqp_url is not None
+
+
 def reset() -> None:
     """Close the shared clients; the next use connects again with the current settings."""
+    _dispatchers.reset()
     _cosmos.reset()
     _engine.reset()

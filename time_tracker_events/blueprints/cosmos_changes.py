@@ -1,4 +1,5 @@
-"""A change feed trigger per audited Cosmos DB container: each change becomes an audit event."""
+"""A change feed trigger per audited Cosmos DB container: each change becomes an audit event,
+and its deliveries (to the tenants' webhooks, and to AMQP when AMQP_URL is set) are queued."""
 
 # No `from __future__ import annotations`: the worker reads the trigger's parameter annotation.
 import logging
@@ -6,7 +7,7 @@ import logging
 import azure.functions as func
 from audit import clients
 
-from commons.data_access_layer.cosmos.changes import record_documents, retry_due
+from commons.data_access_layer.cosmos.changes import outlet, record_documents, retry_due
 from commons.data_access_layer.cosmos.containers import AUDITED_CONTAINERS
 
 CONNECTION_SETTING = "COSMOS_CONNECTION"
@@ -39,7 +40,10 @@ def register_audit_of(container: str) -> None:
 
     def audit_changes(documents: func.DocumentList) -> None:
         changes = clients.container(container)
-        tally = record_documents(clients.event_container(), container, documents, changes)
+        deliveries = outlet(clients.database(), clients.amqp())
+        tally = record_documents(
+            clients.event_container(), container, documents, changes, deliveries=deliveries
+        )
         log = logger.warning if tally.failed or tally.parked else logger.info
         log(
             "%s: %d changed document(s), %d audit event(s), %d to retry, %d parked",
@@ -79,7 +83,8 @@ RETRY_SCHEDULE = "0 * * * * *"
 def retry_changes(timer: func.TimerRequest) -> None:
     """Try again the changes whose events could not be recorded and whose next attempt is due;
     one that fails after its last retry is parked (see `cli.py events parked`)."""
-    tally = retry_due(clients.database())
+    database = clients.database()
+    tally = retry_due(database, deliveries=outlet(database, clients.amqp()))
     log = logger.warning if tally.failed or tally.parked else logger.info
     log(
         "Changes retried: %d recorded, %d failed again, %d parked",

@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 @bp.function_name(FUNCTION_NAME)
 @bp.timer_trigger(arg_name="timer", schedule=SCHEDULE, use_monitor=False)
 def drain_outbox(timer: func.TimerRequest) -> None:
-    """Record the audit events of the pending changes of the SQL outbox that are due.
+    """Record the audit events of the pending changes of the SQL outbox that are due, and
+    queue their deliveries (to the tenants' webhooks, and to AMQP when AMQP_URL is set).
 
     A failed change waits out its retry delay and is tried on a later tick; a batch with a failed
     change ends the tick.
@@ -29,7 +30,9 @@ def drain_outbox(timer: func.TimerRequest) -> None:
     if timer.past_due:
         logger.warning("The outbox timer is past due")
     batch_size = EventsSettings.from_env().outbox_batch_size
-    total, batches = drain(clients.sql_engine(), batch_size, max_batches=MAX_BATCHES)
+    total, batches = drain(
+        clients.sql_engine(), batch_size, max_batches=MAX_BATCHES, amqp=clients.amqp()
+    )
     log = logger.warning if total.failed or total.parked else logger.info
     log(
         "Outbox: %d delivered, %d failed, %d parked in %d batch(es)",
