@@ -171,6 +171,8 @@ def catalog_row(tenant_id: str, item_id: str, name: str, **columns: Any) -> dict
         "name_key": name.casefold(),
         "uniqueness_scope": "",
         "uniqueness_slot": "",
+        "created_at": NOW,
+        "updated_at": NOW,
         **columns,
     }
 
@@ -221,6 +223,8 @@ def rows_of_a_tenant(tenant_id: str, owner_id: str) -> dict[sa.Table, list[dict[
                 "uri": "TICKET-1",
                 "technologies": [],
                 "running_slot": 1,
+                "created_at": NOW,
+                "updated_at": NOW,
             }
         ],
         tables.outbox: [
@@ -231,9 +235,14 @@ def rows_of_a_tenant(tenant_id: str, owner_id: str) -> dict[sa.Table, list[dict[
 
 
 def insert(storage, rows: dict[sa.Table, list[dict[str, Any]]]) -> None:
+    """Insert the rows, in the columns their tables have at the current migration."""
+    present = {
+        name: {c.name for c in columns} for name, columns in present_columns(storage).items()
+    }
     with storage.engine.begin() as connection:
         for table, values in rows.items():
-            connection.execute(sa.insert(table), values)
+            kept = [{k: v for k, v in row.items() if k in present[table.name]} for row in values]
+            connection.execute(sa.insert(table), kept)
 
 
 def down_to(storage, name: str) -> None:
