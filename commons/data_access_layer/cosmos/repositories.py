@@ -103,8 +103,8 @@ class CosmosCatalogRepository:
         self.uow.stage(self.container, "create", self._document(item), self._name_taken)
 
     def update(self, item: CatalogItem) -> None:
-        now = datetime.now(UTC)
-        item = dataclasses.replace(item, created_at=item.created_at or now, updated_at=now)
+        created = _created_at(self.uow.read(self.container, item.id, item.tenant_id))
+        item = dataclasses.replace(item, created_at=created, updated_at=datetime.now(UTC))
         self.uow.stage(self.container, "replace", self._document(item), self._name_taken)
 
     def _name_taken(self) -> AlreadyExists:
@@ -146,6 +146,11 @@ class CosmosCatalogRepository:
                 item.project_type = _summary(project_type)  # type: ignore[attr-defined]
             shown.append(item)
         return shown
+
+
+def _created_at(stored: dict[str, Any] | None) -> datetime | None:
+    """When the stored record was created: a replace keeps it, whatever the entity says."""
+    return instant((stored or {}).get("created_at")) or datetime.now(UTC)
 
 
 def _changed(sync: SyncQuery) -> tuple[builtins.list[str], dict[str, Any]]:
@@ -477,8 +482,13 @@ class CosmosTimeEntryRepository:
             self.uow.stage(self.container, "upsert", self._document(entry))
 
     def update(self, entry: TimeEntry) -> None:
-        now = datetime.now(UTC)
-        entry = dataclasses.replace(entry, created_at=entry.created_at or now, updated_at=now)
+        staged = self.pending.get(entry.id)
+        created = (
+            staged.created_at
+            if staged is not None
+            else _created_at(self.uow.read(self.container, entry.id, entry.tenant_id))
+        )
+        entry = dataclasses.replace(entry, created_at=created, updated_at=datetime.now(UTC))
         self.pending[entry.id] = entry
         self.uow.stage(self.container, "replace", self._document(entry), RunningEntryExists)
 
