@@ -8,10 +8,13 @@ started (time entries), when they were first used (technologies, `creation_date`
 the migration's time. The columns are added with the migration's time as their default, which
 every database fills in without rewriting the table, and the default is dropped afterwards
 (SQLite cannot drop a default: there it stays, unused, as the application always sets both).
-`users` already has both columns.
+Copying the start of every time entry is one UPDATE of the whole table, inside the migration's
+transaction, as are the indexes: writes wait meanwhile. The tables are analysed afterwards, so
+that the planners know the new indexes. `users` already has both columns.
 Cosmos DB: the same six containers get a composite index (updated_at ASC, id ASC), which
-Cosmos DB needs to order by two properties, and their records get `created_at` and
-`updated_at` as above (documents of the `user` container have them already). Going down
+Cosmos DB needs to order by two properties (it builds it online after the policy changes), and
+their records get `created_at` and `updated_at` as above, one replace per record (documents of
+the `user` container have them already). Going down
 drops the index and the two properties again, so that going up anew stamps what changed
 meanwhile.
 """
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from commons.data_access_layer.migrations import target
+from commons.data_access_layer.sql.engine import analyze
 from commons.data_access_layer.sql.migration_types import UTCDateTime
 
 TABLES = ("activity", "customer", "project_type", "project", "technology", "time_entry")
@@ -83,6 +87,7 @@ def _sql_up(connection):
             earlier = sa.case((source < moment, source), else_=moment)
             connection.execute(sa.update(table).values(created_at=earlier))
         _index(table).create(connection)
+    analyze(connection, list(TABLES))
 
 
 def _sql_down(connection):
