@@ -57,8 +57,8 @@ def register_catalog_resources(
         @ns.expect(parser)
         @ns.marshal_list_with(output)
         @_doc(
-            f"List the tenant's {plural} by name; with updated_since or include_deleted, "
-            "those changed since then, by updated_at"
+            f"List the tenant's {plural}, by name\n\nWith updated_since or include_deleted, a "
+            "sync: those changed since then, oldest change first (by updated_at, then id)."
         )
         def get(self) -> Any:
             args = parser.parse_args()

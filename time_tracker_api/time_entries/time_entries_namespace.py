@@ -177,8 +177,10 @@ class TimeEntries(Resource):
     @ns.response(403, "user_id is for admins")
     @ns.stream_list_with(entry)
     def get(self) -> Any:
-        """List time entries intersecting a window (default: this month), newest first; a sync
-        (updated_since, include_deleted): those changed since then, any window, by updated_at"""
+        """List time entries intersecting a window (default: this month), newest first
+
+        With updated_since or include_deleted, a sync: the entries changed since then, of any
+        date unless a window is given, oldest change first (by updated_at, then id)."""
         filters = _filters(list_filters.parse_args())
         if filters.user_ids is None:
             return [time_entries.list_entries(storage(), principal(), filters)]
