@@ -13,6 +13,14 @@ COMMON_OUTPUT = {
     "id": UUID(readonly=True, description="Server-generated id"),
     "tenant_id": fields.String(readonly=True, description="The owning tenant"),
     "deleted": NullableDateTime(readonly=True, description="When it was deleted; null if live"),
+    "created_at": fields.DateTime(
+        readonly=True, description="When it was created (server time, UTC)"
+    ),
+    "updated_at": fields.DateTime(
+        readonly=True,
+        description="When it last changed (server time, UTC): any update, archive, deletion, "
+        "stop or restart; what `updated_since` compares",
+    ),
 }
 
 

@@ -12,12 +12,14 @@ from commons.domain.exceptions import NotFound
 from commons.services import catalog
 from time_tracker_api.catalog_models import partial_model
 from time_tracker_api.context import principal, storage
+from time_tracker_api.pages import SYNC_ARGUMENTS, sync_arguments, sync_query
 from time_tracker_api.validation import json_body, uuid_argument
 
 
 def filters_parser(kind: CatalogKind, *uuid_filters: str) -> reqparse.RequestParser:
-    """Query filters of a list: `status` for archivable kinds plus reference ids."""
-    parser = reqparse.RequestParser()
+    """Query filters of a list: `status` for archivable kinds plus reference ids, and the
+    sync parameters."""
+    parser = sync_arguments(reqparse.RequestParser())
     if kind.archivable:
         parser.add_argument("status", location="args", choices=STATUSES, help="active or inactive")
     for name in uuid_filters:
@@ -54,10 +56,15 @@ def register_catalog_resources(
         @ns.doc(id=f"list_{kind.key}s")
         @ns.expect(parser)
         @ns.marshal_list_with(output)
-        @_doc(f"List the tenant's {plural}")
+        @_doc(
+            f"List the tenant's {plural}, by name\n\nWith updated_since or include_deleted, a "
+            "sync: those changed since then, oldest change first (by updated_at, then id)."
+        )
         def get(self) -> Any:
-            filters = {k: v for k, v in parser.parse_args().items() if v is not None}
-            return catalog.list_items(storage(), kind, principal(), filters)
+            args = parser.parse_args()
+            sync = sync_query(args)
+            filters = {k: v for k, v in args.items() if v is not None and k not in SYNC_ARGUMENTS}
+            return catalog.list_items(storage(), kind, principal(), filters, sync)
 
         @ns.doc(id=f"create_{kind.key}")
         @ns.expect(payload)

@@ -15,6 +15,7 @@ from commons.domain.deliveries import Attempt, Delivery
 from commons.domain.events import RecordChanged
 from commons.domain.idempotency import IdempotencyRecord
 from commons.domain.pagination import Position
+from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import Window
 from commons.domain.users import User
@@ -29,15 +30,20 @@ class CatalogRepository(Protocol):
     def get(self, tenant_id: str, item_id: str) -> CatalogItem | None:
         """The live (not soft deleted) record of the tenant with that id, if any."""
 
-    def list(self, tenant_id: str, filters: Mapping[str, object]) -> list[CatalogItem]:
+    def list(
+        self, tenant_id: str, filters: Mapping[str, object], sync: SyncQuery | None = None
+    ) -> list[CatalogItem]:
         """The tenant's live records matching every filter (a tuple: any of its values),
-        ordered by name then id."""
+        ordered by name then id; with `sync`, those it asks for (changed since a moment,
+        deleted ones too if asked, projects of archived customers too) by updated_at then id."""
 
     def add(self, item: CatalogItem) -> None:
-        """Store a new record; AlreadyExists when its name is taken."""
+        """Store a new record, stamped created and updated now; AlreadyExists when its name is
+        taken."""
 
     def update(self, item: CatalogItem) -> None:
-        """Store a changed record; AlreadyExists when its new name is taken."""
+        """Store a changed record, stamped updated now (its created_at stays); AlreadyExists
+        when its new name is taken."""
 
 
 class UserRepository(Protocol):
@@ -109,16 +115,17 @@ class TimeEntryRepository(Protocol):
         """The user's live entry that started last before `before`."""
 
     def add(self, entry: TimeEntry) -> None:
-        """Store a new entry (RunningEntryExists / OverlappingTimeEntry as a backstop)."""
+        """Store a new entry, stamped created and updated now (RunningEntryExists /
+        OverlappingTimeEntry as a backstop)."""
 
     def add_many(self, entries: Iterable[TimeEntry]) -> None:
-        """Store many entries at once (seeding); the caller guarantees the rules."""
+        """Store many entries at once (seeding), stamped now; the caller guarantees the rules."""
 
     def update(self, entry: TimeEntry) -> None:
-        """Store a changed entry."""
+        """Store a changed entry, stamped updated now (its created_at stays)."""
 
     def list(self, query: TimeEntryQuery) -> list[TimeEntry]:
-        """Entries matching the query, newest first."""
+        """Entries matching the query, newest first (a sync query: by updated_at, then id)."""
 
     def count(self, query: TimeEntryQuery) -> int:
         """How many entries match the query, ignoring limit and offset."""
@@ -126,7 +133,7 @@ class TimeEntryRepository(Protocol):
     def page(
         self, query: TimeEntryQuery, after: Position | None = None
     ) -> builtins.list[TimeEntry]:
-        """At most `query.limit` of the entries `list` shows, newest first: those after the
+        """At most `query.limit` of the entries `list` shows, in its order: those after the
         position `after` (from an index, whatever its depth), else those from `query.offset`
         on (reading the names of the page's entries only)."""
 

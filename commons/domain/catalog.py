@@ -34,6 +34,9 @@ class CatalogItem:
     tenant_id: str
     name: str
     deleted: datetime | None = None
+    # Set by the storage at each write: when the record was created, and last changed.
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass

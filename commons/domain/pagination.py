@@ -1,7 +1,9 @@
 """Pages of newest-first lists: by position (`start`) or after a cursor (`after`), and totals.
 
-Lists are ordered newest first, ties by id descending. A cursor names the place of a page's
-last row in that order, its moment and its id, so the next page is "everything before it":
+Lists are ordered newest first, ties by id descending; sync lists (`updated_since`,
+`include_deleted`) oldest change first, by `updated_at` then id, ascending. A cursor names the
+place of a page's last row in its list's order, its moment and its id, so the next page is
+"everything after it", and says which order it belongs to:
 the database reads that page from an index, however deep it lies, instead of counting off
 every row above it. Cursors are opaque to clients (URL-safe base64 without padding) and read
 strictly: anything that is not exactly a cursor this API writes is refused.
@@ -28,7 +30,8 @@ MAX_PAGE_LENGTH = 500
 MAX_CURSOR_LENGTH = 512
 MAX_ID_LENGTH = 64
 CURSOR_ALPHABET = "^[A-Za-z0-9_-]+$"
-_CURSOR_VERSION = "1"
+_CURSOR_VERSION = "1"  # newest first
+_SYNC_CURSOR_VERSION = "s"  # by update, oldest first
 _MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _BASE64URL = re.compile(CURSOR_ALPHABET)
 NOT_A_CURSOR = "must be the `next` of an earlier page"
@@ -36,16 +39,19 @@ NOT_A_CURSOR = "must be the `next` of an earlier page"
 
 @dataclass(frozen=True)
 class Position:
-    """A row's place in a newest-first list: its moment, then its id, which breaks ties."""
+    """A row's place in a list: its moment, then its id, which breaks ties; `by_update`: in a
+    sync list (ascending by `updated_at`), else in a newest-first one."""
 
     moment: datetime
     id: str
+    by_update: bool = False
 
 
 def encode_cursor(position: Position) -> str:
     """The opaque cursor of a position."""
     moment = position.moment.astimezone(UTC).strftime(_MOMENT_FORMAT)
-    text = f"{_CURSOR_VERSION}|{moment}|{position.id}"
+    version = _SYNC_CURSOR_VERSION if position.by_update else _CURSOR_VERSION
+    text = f"{version}|{moment}|{position.id}"
     return base64.urlsafe_b64encode(text.encode("utf-8")).rstrip(b"=").decode("ascii")
 
 
@@ -61,11 +67,11 @@ def decode_cursor(cursor: str) -> Position:
         moment = datetime.strptime(moment_text, _MOMENT_FORMAT).replace(tzinfo=UTC)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError(NOT_A_CURSOR) from None
-    if version != _CURSOR_VERSION or not EARLIEST <= moment < LATEST:
+    if version not in (_CURSOR_VERSION, _SYNC_CURSOR_VERSION) or not EARLIEST <= moment < LATEST:
         raise ValueError(NOT_A_CURSOR)
     if not 0 < len(record_id) <= MAX_ID_LENGTH or "\x00" in record_id:
         raise ValueError(NOT_A_CURSOR)
-    position = Position(moment, record_id)
+    position = Position(moment, record_id, by_update=version == _SYNC_CURSOR_VERSION)
     # One spelling per position: a cursor with other padding bits, digits or case is not ours.
     if encode_cursor(position) != cursor:
         raise ValueError(NOT_A_CURSOR)

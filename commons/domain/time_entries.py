@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from commons.domain.exceptions import ValidationFailed
 from commons.domain.pagination import Position
+from commons.domain.sync import SyncQuery
 from commons.domain.time_windows import Window
 
 FUTURE_LEEWAY = timedelta(seconds=60)
@@ -31,6 +32,9 @@ class TimeEntry:
     technologies: list[str] = field(default_factory=list)
     timezone_offset: int | None = None
     deleted: datetime | None = None
+    # Set by the storage at each write: when the entry was created, and last changed.
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     # Read model: filled by the repository from the referenced records.
     owner_email: str | None = None
     project_name: str | None = None
@@ -92,6 +96,9 @@ class TimeEntryQuery:
     uri: str | None = None
     limit: int | None = None
     offset: int = 0
+    # A sync list: ordered by (updated_at, id), filtered by `updated_since`, with deleted
+    # entries when asked; None: the newest-first list of live entries.
+    sync: SyncQuery | None = None
 
 
 def entry_position(entry: TimeEntry) -> Position:

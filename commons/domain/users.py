@@ -6,6 +6,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from commons.domain.exceptions import AlreadyExists, ValidationFailed
 from commons.domain.principal import (
@@ -27,6 +28,9 @@ class User:
     name: str | None = None
     token_groups: frozenset[str] = field(default_factory=frozenset)
     granted_groups: frozenset[str] = field(default_factory=frozenset)
+    # Set by the storage: when the user was first recorded, and last changed.
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def groups(self) -> list[str]:

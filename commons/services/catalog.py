@@ -27,16 +27,22 @@ from commons.domain.events import (
 )
 from commons.domain.exceptions import Forbidden, InvalidReference, NotFound, ValidationFailed
 from commons.domain.principal import Principal
+from commons.domain.sync import SyncQuery
 from commons.services import idempotency
 from commons.services.events import changed
 
 
 def list_items(
-    storage: Storage, kind: CatalogKind, principal: Principal, filters: Mapping[str, object]
+    storage: Storage,
+    kind: CatalogKind,
+    principal: Principal,
+    filters: Mapping[str, object],
+    sync: SyncQuery | None = None,
 ) -> list[CatalogItem]:
-    """The caller's tenant's live records of a kind that match every filter."""
+    """The caller's tenant's live records of a kind that match every filter; with `sync`,
+    those changed since a moment (deleted ones too if asked), oldest change first."""
     with storage.unit_of_work() as uow:
-        return uow.catalog(kind).list(principal.tenant_id, dict(filters))
+        return uow.catalog(kind).list(principal.tenant_id, dict(filters), sync)
 
 
 def get_item(
@@ -147,6 +153,8 @@ def _writable(kind: CatalogKind) -> set[str]:
         "tenant_id",
         "deleted",
         "creation_date",
+        "created_at",
+        "updated_at",
         "customer",
         "project_type",
     }

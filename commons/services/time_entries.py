@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -28,8 +28,9 @@ from commons.domain.exceptions import (
     OverlappingTimeEntry,
     RunningEntryExists,
 )
-from commons.domain.pagination import Page, PageRequest
+from commons.domain.pagination import Page, PageRequest, Position
 from commons.domain.principal import Principal
+from commons.domain.sync import SyncQuery, update_position
 from commons.domain.time_entries import (
     TimeEntry,
     TimeEntryQuery,
@@ -38,6 +39,8 @@ from commons.domain.time_entries import (
     entry_position,
 )
 from commons.domain.time_windows import (
+    EARLIEST,
+    LATEST,
     Window,
     current_month_window,
     day_window,
@@ -78,6 +81,8 @@ class EntryFilters:
     activity_id: str | None = None
     uri: str | None = None
     limit: int | None = None
+    # Incremental sync: changed since a moment, by update; no window unless one is given.
+    sync: SyncQuery | None = None
 
 
 def list_entries(storage: Storage, principal: Principal, filters: EntryFilters) -> list[TimeEntry]:
@@ -104,7 +109,7 @@ def stream_entries(
             if len(entries) < size:
                 return
             left = None if left is None else left - size
-            after = entry_position(entries[-1])
+            after = _position(query)(entries[-1])
 
 
 def page_entries(
@@ -118,7 +123,7 @@ def page_entries(
         # One entry beyond the page tells whether another page follows.
         wanted = dataclasses.replace(query, offset=request.start, limit=request.length + 1)
         entries = uow.time_entries.page(wanted, request.after)
-    return Page.of(entries, request.length, total, entry_position)
+    return Page.of(entries, request.length, total, _position(query))
 
 
 def get_entry(storage: Storage, principal: Principal, entry_id: str) -> TimeEntry:
@@ -358,12 +363,20 @@ def _query(uow: UnitOfWork, principal: Principal, filters: EntryFilters) -> Time
         activity_id=filters.activity_id,
         uri=filters.uri,
         limit=filters.limit,
+        sync=filters.sync,
     )
+
+
+def _position(query: TimeEntryQuery) -> Callable[[TimeEntry], Position]:
+    """Where an entry stands in the query's list: newest first, or by update (sync)."""
+    return entry_position if query.sync is None else update_position
 
 
 def _window(filters: EntryFilters) -> Window:
     if filters.start_date or filters.end_date:
         return window_between(filters.start_date, filters.end_date)
+    if filters.sync is not None and not (filters.month or filters.year):
+        return Window(EARLIEST, LATEST)  # a sync covers every entry unless asked otherwise
     now = datetime.now(UTC).astimezone(filters.zone)
     if filters.month or filters.year:
         return month_window(filters.year or now.year, filters.month or now.month, filters.zone)

@@ -94,6 +94,10 @@ def assert_refused(response, status: int, code: str, message: str | None = None)
 # Create
 
 
+def moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
 def test_a_created_entry_answers_every_field(admin, member, work):
     response = post_entry(
         member,
@@ -110,10 +114,14 @@ def test_a_created_entry_answers_every_field(admin, member, work):
     body = response.json
     uuid.UUID(body["id"], version=4)
     project = admin.get(f"/projects/{work['project_id']}").json
+    assert body["created_at"] == body["updated_at"]
+    assert datetime.fromisoformat(body["created_at"]).tzinfo is not None
     assert body == {
         "id": body["id"],
         "tenant_id": member.tenant_id,
         "deleted": None,
+        "created_at": body["created_at"],
+        "updated_at": body["updated_at"],
         "project_id": work["project_id"],
         "activity_id": work["activity_id"],
         "description": "Login page",
@@ -377,7 +385,12 @@ def test_an_update_changes_only_the_given_fields(admin, member, work):
     )
 
     assert described.status_code == 200, described.json
-    assert described.json == {**entry, "description": "After"}
+    assert described.json == {
+        **entry,
+        "description": "After",
+        "updated_at": described.json["updated_at"],
+    }
+    assert moment(described.json["updated_at"]) > moment(entry["updated_at"])
     assert moved.status_code == 200, moved.json
     assert moved.json == {
         **described.json,
@@ -386,7 +399,9 @@ def test_an_update_changes_only_the_given_fields(admin, member, work):
         "customer_id": moved.json["customer_id"],
         "customer_name": "Mobile",
         "end_date": on("11:00"),
+        "updated_at": moved.json["updated_at"],
     }
+    assert moved.json["created_at"] == entry["created_at"]
     assert moved.json["customer_id"] != entry["customer_id"]
     assert read(member, entry) == moved.json
 
@@ -411,8 +426,15 @@ def test_an_update_may_shorten_the_previous_entry_instead_of_failing(member, wor
     )
 
     assert response.status_code == 200, response.json
-    assert response.json == {**entry, "start_date": on("10:00")}
-    assert read(member, previous) == {**previous, "end_date": on("10:00")}
+    assert response.json == {
+        **entry,
+        "start_date": on("10:00"),
+        "updated_at": response.json["updated_at"],
+    }
+    assert moment(response.json["updated_at"]) > moment(entry["updated_at"])
+    shortened = read(member, previous)
+    assert shortened == {**previous, "end_date": on("10:00"), "updated_at": shortened["updated_at"]}
+    assert moment(shortened["updated_at"]) > moment(previous["updated_at"])
 
 
 def test_without_the_flag_the_same_update_fails_and_changes_nothing(member, work):
@@ -438,7 +460,13 @@ def test_stop_ends_a_running_entry_now(member, work, clock):
     assert response.status_code == 200, response.json
     assert response.json["running"] is False
     assert before <= instant(response.json["end_date"]) <= after
-    assert response.json == {**entry, "running": False, "end_date": response.json["end_date"]}
+    assert response.json == {
+        **entry,
+        "running": False,
+        "end_date": response.json["end_date"],
+        "updated_at": response.json["updated_at"],
+    }
+    assert before <= moment(response.json["updated_at"]) <= after
     assert member.get("/time-entries/running").status_code == 204
 
 
@@ -457,7 +485,13 @@ def test_restart_makes_a_stopped_entry_run_again(member, work):
     response = member.post(f"/time-entries/{entry['id']}/restart")
 
     assert response.status_code == 200, response.json
-    assert response.json == {**entry, "running": True, "end_date": None}
+    assert response.json == {
+        **entry,
+        "running": True,
+        "end_date": None,
+        "updated_at": response.json["updated_at"],
+    }
+    assert moment(response.json["updated_at"]) > moment(entry["updated_at"])
     assert member.get("/time-entries/running").json["id"] == entry["id"]
 
 

@@ -443,6 +443,8 @@ def direct_row(tenant: str, owner: str, start: datetime, end: datetime | None, *
         "end_date": end,
         "technologies": [],
         "running_slot": 1 if end is None else None,
+        "created_at": start,
+        "updated_at": start,
         **extra,
     }
 

@@ -10,12 +10,15 @@ from tests.conftest import TESTER, Caller
 def test_the_first_request_records_the_caller(admin, member):
     member.get("/activities")
     listed = {user["id"]: user for user in admin.get("/users").json}
-    assert listed[member.user_id] == {
+    recorded = listed[member.user_id]
+    assert recorded == {
         "id": member.user_id,
         "name": None,
         "email": f"{member.user_id}@example.com",
         "roles": [],
         "groups": [],
+        "created_at": recorded["created_at"],
+        "updated_at": recorded["created_at"],
     }
     assert listed[admin.user_id]["roles"] == ["time-tracker-admin"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 import requests
@@ -28,6 +29,8 @@ def test_an_added_user_is_listed_before_their_first_login(admin):
         "email": email,
         "roles": [],
         "groups": [],
+        "created_at": added.json["created_at"],
+        "updated_at": added.json["created_at"],
     }
     uuid.UUID(added.json["id"])
     assert admin.get(f"/users/{added.json['id']}").json == added.json
@@ -50,8 +53,14 @@ def test_the_first_login_in_another_case_keeps_what_was_granted_before(client, t
             "email": email.lower(),
             "roles": [ADMIN],
             "groups": [ADMIN],
+            "created_at": added["created_at"],
+            "updated_at": listed[0]["updated_at"],
         }
     ]
+    stamps = (listed[0]["updated_at"], granted.json["updated_at"], added["updated_at"])
+    assert [datetime.fromisoformat(s) for s in stamps] == sorted(
+        (datetime.fromisoformat(s) for s in stamps), reverse=True
+    )
     assert admin.get(f"/users/{added['id']}").status_code == 404
 
 

@@ -7,7 +7,7 @@ import pkgutil
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import migrate_anything
@@ -111,6 +111,7 @@ def test_the_migrated_containers_are_the_ones_the_application_uses(database):
     assert composite == [
         [("/tenant_id", "ascending"), ("/owner_id", "ascending"), ("/start_date", "descending")],
         [("/start_date", "descending"), ("/id", "descending")],
+        [("/updated_at", "ascending"), ("/id", "ascending")],
     ]
 
 
@@ -221,3 +222,72 @@ def test_the_change_documents_migration_turns_on_a_time_to_live_and_keeps_the_re
     assert kept.read_item("c-1", partition_key="t")["name"] == "Acme"
     with pytest.raises(CosmosResourceExistsError):  # the unique key still holds
         kept.create_item({"id": "c-2", "tenant_id": "t", "name": "Other", "uniqueness_key": "k"})
+
+
+SYNCED = ("activity", "customer", "project_type", "project", "technology", "time_entry")
+SYNC_ORDER = [{"path": "/updated_at", "order": "ascending"}, {"path": "/id", "order": "ascending"}]
+
+
+def composites(database, name):
+    policy = database.get_container_client(name).read().get("indexingPolicy") or {}
+    return policy.get("compositeIndexes") or []
+
+
+def test_the_sync_migration_stamps_records_and_orders_them_by_update(database):
+    migrate(database)
+    down_to(database, "0010_keyset_pages")
+    before = {name: database.get_container_client(name).read() for name in SYNCED}
+    customers = database.get_container_client("customer")
+    entries = database.get_container_client("time_entry")
+    technologies = database.get_container_client("technology")
+    record = {"tenant_id": "t", "deleted": None, "uniqueness_key": "k"}
+    customers.create_item({**record, "id": "c-1", "name": "Acme"})
+    customers.create_item(
+        {
+            **record,
+            "id": "c-2",
+            "name": "Gone",
+            "deleted": "2026-01-02T00:00:00.000000Z",
+            "uniqueness_key": "g",
+        }
+    )
+    entries.create_item(
+        {**record, "id": "e-1", "start_date": "2026-03-10T09:00:00.000000Z", "running_key": "e-1"}
+    )
+    technologies.create_item(
+        {**record, "id": "t-1", "creation_date": "2026-02-01T00:00:00.000000Z"}
+    )
+    change = {"id": "x-1", "tenant_id": "t", "type": "change", "uniqueness_key": "change|x-1"}
+    customers.create_item(change)
+    started = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    migrate(database)
+
+    assert applied(database) == MIGRATIONS
+    for name in SYNCED:
+        after = database.get_container_client(name).read()
+        assert SYNC_ORDER in composites(database, name), name
+        assert after.get("uniqueKeyPolicy") == before[name].get("uniqueKeyPolicy"), name
+        assert after.get("defaultTtl") == before[name].get("defaultTtl"), name
+    acme = customers.read_item("c-1", partition_key="t")
+    assert acme["name"] == "Acme" and started <= acme["created_at"] == acme["updated_at"]
+    gone = customers.read_item("c-2", partition_key="t")
+    assert gone["deleted"] == "2026-01-02T00:00:00.000000Z" and gone["updated_at"] >= started
+    entry = entries.read_item("e-1", partition_key="t")
+    assert entry["created_at"] == "2026-03-10T09:00:00.000000Z" <= entry["updated_at"]
+    assert technologies.read_item("t-1", partition_key="t")["created_at"] == (
+        "2026-02-01T00:00:00.000000Z"
+    )
+    assert "updated_at" not in customers.read_item("x-1", partition_key="t")
+    # What the sync lists ask of the container: ordered by two properties, from the index.
+    ordered = customers.query_items(
+        "SELECT VALUE c.id FROM c WHERE c.tenant_id = 't' AND IS_DEFINED(c.deleted) "
+        "ORDER BY c.updated_at ASC, c.id ASC",
+        partition_key="t",
+    )
+    assert sorted(ordered) == ["c-1", "c-2"]
+
+    down_to(database, "0010_keyset_pages")
+    for name in SYNCED:
+        assert SYNC_ORDER not in composites(database, name), name
+    assert "updated_at" not in customers.read_item("c-1", partition_key="t")

@@ -15,8 +15,17 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 import migrations
 from commons.bootstrap import create_storage
+from commons.data_access_layer.migrations import set_target
 from commons.data_access_layer.sql import tables
+from commons.data_access_layer.sql.migration_storage import (
+    SqlMigrationStorage,
+    SqlMigrationTarget,
+)
 from commons.data_access_layer.sql.migration_types import ExactString, exact_collation
+from commons.domain.catalog import ACTIVITY
+from commons.domain.sync import SyncQuery
+from commons.domain.time_entries import TimeEntryQuery
+from commons.domain.time_windows import EARLIEST, LATEST, Window
 from commons.domain.users import User, invited_user
 from commons.settings import StorageSettings
 from tests.backends import SQL_BACKENDS, create_database
@@ -171,6 +180,8 @@ def catalog_row(tenant_id: str, item_id: str, name: str, **columns: Any) -> dict
         "name_key": name.casefold(),
         "uniqueness_scope": "",
         "uniqueness_slot": "",
+        "created_at": NOW,
+        "updated_at": NOW,
         **columns,
     }
 
@@ -221,6 +232,8 @@ def rows_of_a_tenant(tenant_id: str, owner_id: str) -> dict[sa.Table, list[dict[
                 "uri": "TICKET-1",
                 "technologies": [],
                 "running_slot": 1,
+                "created_at": NOW,
+                "updated_at": NOW,
             }
         ],
         tables.outbox: [
@@ -231,9 +244,14 @@ def rows_of_a_tenant(tenant_id: str, owner_id: str) -> dict[sa.Table, list[dict[
 
 
 def insert(storage, rows: dict[sa.Table, list[dict[str, Any]]]) -> None:
+    """Insert the rows, in the columns their tables have at the current migration."""
+    present = {
+        name: {c.name for c in columns} for name, columns in present_columns(storage).items()
+    }
     with storage.engine.begin() as connection:
         for table, values in rows.items():
-            connection.execute(sa.insert(table), values)
+            kept = [{k: v for k, v in row.items() if k in present[table.name]} for row in values]
+            connection.execute(sa.insert(table), kept)
 
 
 def down_to(storage, name: str) -> None:
@@ -418,3 +436,75 @@ def test_going_below_the_invited_users_migration_drops_who_never_logged_in(fresh
     storage.migrate()
     with storage.unit_of_work() as uow:
         assert uow.users.email_taken(TENANT, "x@example.com")
+
+
+# The sync timestamps migration (0011) ------------------------------------------------------------
+
+SYNCED = ("activity", "customer", "project_type", "project", "technology", "time_entry")
+
+
+def test_the_sync_migration_stamps_existing_rows_and_indexes_them(fresh_storage):
+    storage = fresh_storage
+    storage.migrate()
+    down_to(storage, "0010_keyset_pages")
+    insert(storage, rows_of_a_tenant(TENANT, OWNER))
+    started = datetime.now(UTC)
+
+    storage.migrate()
+
+    assert applied(storage) == MIGRATIONS
+    inspector = sa.inspect(storage.engine)
+    with storage.engine.connect() as connection:
+        for name in SYNCED:
+            table = tables.metadata.tables[name]
+            columns = {c["name"]: c for c in inspector.get_columns(name)}
+            assert not columns["created_at"]["nullable"] and not columns["updated_at"]["nullable"]
+            indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
+            assert indexes[f"ix_{name}_tenant_updated"] == ["tenant_id", "updated_at", "id"]
+            created, updated = connection.execute(
+                sa.select(table.c.created_at, table.c.updated_at)
+            ).one()
+            assert started <= updated <= datetime.now(UTC), name
+            if name in ("time_entry", "technology"):
+                assert created == NOW, name  # when it started, or was first used
+            else:
+                assert created == updated, name
+    # New rows need both: the default that filled the old ones is gone where it can go.
+    if storage.engine.dialect.name != "sqlite":
+        row = catalog_row(TENANT, str(uuid.uuid4()), "No stamps", status="active")
+        del row["created_at"], row["updated_at"]
+        with pytest.raises(sa.exc.DBAPIError), storage.engine.begin() as connection:
+            connection.execute(sa.insert(tables.activity), row)
+    # The application reads and lists what was there.
+    with storage.unit_of_work() as uow:
+        [entry] = uow.time_entries.list(
+            TimeEntryQuery(TENANT, Window(EARLIEST, LATEST), sync=SyncQuery())
+        )
+    assert entry.created_at == NOW and entry.updated_at >= started
+
+    down_to(storage, "0010_keyset_pages")
+    inspector = sa.inspect(storage.engine)
+    for name in SYNCED:
+        assert not {"created_at", "updated_at"} & {c["name"] for c in inspector.get_columns(name)}
+        assert f"ix_{name}_tenant_updated" not in {i["name"] for i in inspector.get_indexes(name)}
+
+
+def test_the_sync_migration_applies_after_the_later_events_migration(fresh_storage):
+    """A database migrated before 0011 existed has 0012 already: 0011 then applies alone."""
+    storage = fresh_storage
+    storage.migrate()
+    set_target(SqlMigrationTarget(storage.engine))
+    importlib.import_module("migrations.0011_sync_timestamps").down()
+    SqlMigrationStorage(storage.engine).remove_migration("0011_sync_timestamps")
+    assert storage.pending_migrations() == ["0011_sync_timestamps"]
+    insert(storage, rows_of_a_tenant(TENANT, OWNER))
+
+    storage.migrate()
+
+    assert applied(storage) == MIGRATIONS
+    assert storage.pending_migrations() == []
+    with storage.unit_of_work() as uow:
+        assert [a.name for a in uow.catalog(ACTIVITY).list(TENANT, {}, SyncQuery())] == ["Coding"]
+    # Reverting the latest reverts 0012, the latest by name, and leaves 0011.
+    storage.migrate(revert_latest=True)
+    assert applied(storage) == [name for name in MIGRATIONS if name != "0012_events_out"]

@@ -25,14 +25,20 @@ from commons.domain.catalog import (
 )
 from commons.domain.events import RecordCreated
 from commons.domain.exceptions import AlreadyExists
+from commons.domain.sync import SyncQuery, update_position
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery, entry_position
-from commons.domain.time_windows import Window
+from commons.domain.time_windows import EARLIEST, LATEST, Window
 from commons.domain.users import User, invited_user
 from tests.backends import SQL_BACKENDS
 
 
 def activity(tenant, name="Development", **fields):
     return Activity(id=str(uuid.uuid4()), tenant_id=tenant, name=name, **fields)
+
+
+def unstamped(record):
+    """The record without the timestamps the storage set when it was written."""
+    return dataclasses.replace(record, created_at=None, updated_at=None)
 
 
 def add(storage, kind, item):
@@ -45,7 +51,7 @@ def add(storage, kind, item):
 def test_an_added_record_reads_back_equal(storage, tenant):
     item = add(storage, ACTIVITY, activity(tenant, description="Writing code"))
     with storage.unit_of_work() as uow:
-        assert uow.catalog(ACTIVITY).get(tenant, item.id) == item
+        assert unstamped(uow.catalog(ACTIVITY).get(tenant, item.id)) == item
 
 
 def test_reads_never_cross_tenants(storage, tenant):
@@ -86,7 +92,7 @@ def test_a_commit_that_fails_midway_stores_none_of_it_nor_its_events(storage, te
             uow.add_event(RecordCreated(tenant, "someone", "activity", item.id, "Created"))
         uow.commit()
     with storage.unit_of_work() as uow:
-        assert uow.catalog(ACTIVITY).list(tenant, {}) == [taken]
+        assert [unstamped(item) for item in uow.catalog(ACTIVITY).list(tenant, {})] == [taken]
     assert tenant_events(storage, tenant) == []
 
 
@@ -287,7 +293,7 @@ def test_a_time_entry_reads_back_equal_in_utc(storage, tenant):
         stored = uow.time_entries.get(tenant, entry.id)
         assert uow.time_entries.get(f"other-{uuid.uuid4()}", entry.id) is None
 
-    assert stored == entry
+    assert unstamped(stored) == entry
     assert stored.start_date.isoformat() == "2026-03-10T14:00:00.123456+00:00"
     assert stored.end_date.isoformat() == "2026-03-10T15:30:15.999999+00:00"
 
@@ -357,7 +363,7 @@ def test_running_finds_only_the_live_running_entry_of_the_user(storage, tenant):
     )
 
     with storage.unit_of_work() as uow:
-        assert uow.time_entries.running(tenant, "u1") == live
+        assert unstamped(uow.time_entries.running(tenant, "u1")) == live
         assert uow.time_entries.running(tenant, "u2") is None
 
 
@@ -514,3 +520,147 @@ def test_storage_answers_a_ping(storage):
 
 def test_a_migrated_storage_has_no_pending_migrations(storage):
     assert storage.pending_migrations() == []
+
+
+# Incremental sync: timestamps set by the storage, lists by update --------------------------------
+
+MICROSECOND = timedelta(microseconds=1)
+
+
+def read_activity(storage, tenant, item_id):
+    with storage.unit_of_work() as uow:
+        return uow.catalog(ACTIVITY).get(tenant, item_id)
+
+
+def change_activity(storage, item, **changes):
+    with storage.unit_of_work(write=True) as uow:
+        uow.catalog(ACTIVITY).update(dataclasses.replace(item, **changes))
+        uow.commit()
+    return dataclasses.replace(item, **changes)
+
+
+def test_the_storage_stamps_a_record_when_it_is_created_and_each_time_it_changes(storage, tenant):
+    before = datetime.now(UTC)
+    ancient = datetime(2000, 1, 1, tzinfo=UTC)  # what a caller says is not taken
+    item = add(storage, ACTIVITY, activity(tenant, created_at=ancient, updated_at=ancient))
+    created = read_activity(storage, tenant, item.id)
+    assert before <= created.created_at == created.updated_at <= datetime.now(UTC)
+
+    change_activity(storage, created, description="Changed", created_at=ancient)
+    changed = read_activity(storage, tenant, item.id)
+    change_activity(storage, changed, deleted=datetime.now(UTC))
+    with storage.unit_of_work() as uow:
+        [deleted] = uow.catalog(ACTIVITY).list(tenant, {}, SyncQuery(include_deleted=True))
+
+    assert changed.created_at == deleted.created_at == created.created_at
+    assert created.updated_at < changed.updated_at < deleted.updated_at <= datetime.now(UTC)
+
+
+def test_the_storage_stamps_time_entries_when_created_and_each_time_they_change(storage, tenant):
+    before = datetime.now(UTC)
+    entry = time_entry(tenant, at("09:00"))
+    add_entries(storage, entry)
+    with storage.unit_of_work() as uow:
+        created = uow.time_entries.get(tenant, entry.id)
+    with storage.unit_of_work(write=True) as uow:
+        uow.time_entries.update(dataclasses.replace(created, end_date=at("10:00")))
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        stopped = uow.time_entries.get(tenant, entry.id)
+
+    assert before <= created.created_at == created.updated_at
+    assert stopped.created_at == created.created_at
+    assert created.updated_at < stopped.updated_at <= datetime.now(UTC)
+
+
+def test_a_sync_list_of_the_catalog_shows_what_changed_since_by_update_then_id(storage, tenant):
+    first, second, third = (add(storage, ACTIVITY, activity(tenant, name)) for name in "CBA")
+    gone = change_activity(storage, read_activity(storage, tenant, second.id), deleted=at("09:00"))
+    stamped = {item.id: item for item in _sync(storage, tenant, include_deleted=True)}
+    third = stamped[third.id]
+
+    assert [i.id for i in _sync(storage, tenant)] == [first.id, third.id]
+    assert [i.id for i in _sync(storage, tenant, include_deleted=True)] == [
+        first.id,
+        third.id,
+        gone.id,
+    ]
+    assert stamped[gone.id].deleted == at("09:00")
+    # At or after: a record stamped at the very moment asked for is shown.
+    assert [i.id for i in _sync(storage, tenant, updated_since=third.updated_at)] == [third.id]
+    later = third.updated_at + MICROSECOND
+    assert [i.id for i in _sync(storage, tenant, updated_since=later)] == []
+    assert [i.id for i in _sync(storage, tenant, updated_since=later, include_deleted=True)] == [
+        gone.id
+    ]
+    assert _sync(storage, f"other-{uuid.uuid4()}", include_deleted=True) == []
+
+
+def _sync(storage, tenant, **sync):
+    with storage.unit_of_work() as uow:
+        return uow.catalog(ACTIVITY).list(tenant, {}, SyncQuery(**sync))
+
+
+def test_a_sync_list_shows_projects_of_archived_customers(storage, tenant):
+    customer = add(storage, CUSTOMER, Customer(id=str(uuid.uuid4()), tenant_id=tenant, name="A"))
+    project = add(
+        storage,
+        PROJECT,
+        Project(id=str(uuid.uuid4()), tenant_id=tenant, name="Web", customer_id=customer.id),
+    )
+    with storage.unit_of_work(write=True) as uow:
+        uow.catalog(CUSTOMER).update(dataclasses.replace(customer, status="inactive"))
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        listed = uow.catalog(PROJECT).list(tenant, {})
+        synced = uow.catalog(PROJECT).list(tenant, {}, SyncQuery())
+    assert listed == []
+    assert [p.id for p in synced] == [project.id]
+    assert synced[0].customer_name == "A"
+
+
+@pytest.mark.parametrize("include_deleted", [False, True])
+def test_sync_pages_by_position_or_after_a_cursor_follow_the_list(storage, tenant, include_deleted):
+    # Seeded entries share one stamp (ties broken by id); others change one by one after them.
+    days = [timedelta(days=d) for d in range(5)]
+    seeded = [time_entry(tenant, at("08:00") - d, at("08:30") - d) for d in days]
+    with storage.unit_of_work(write=True) as uow:
+        uow.time_entries.add_many(seeded)
+        uow.commit()
+    later = [time_entry(tenant, at(f"1{h}:00"), at(f"1{h}:30")) for h in range(4)]
+    add_entries(storage, *later, time_entry(f"other-{uuid.uuid4()}", at("09:00")))
+    with storage.unit_of_work(write=True) as uow:
+        first = uow.time_entries.get(tenant, seeded[0].id)
+        uow.time_entries.update(dataclasses.replace(first, deleted=datetime.now(UTC)))
+        uow.commit()
+    sync = SyncQuery(include_deleted=include_deleted)
+    query = TimeEntryQuery(tenant, Window(EARLIEST, LATEST), sync=sync)
+    with storage.unit_of_work() as uow:
+        everything = uow.time_entries.list(query)
+        total = uow.time_entries.count(query)
+        walks, offsets = {}, {}
+        for length in (1, 2, 3, 9, 10):
+            walks[length], after = [], None
+            while page := uow.time_entries.page(dataclasses.replace(query, limit=length), after):
+                walks[length] += page
+                after = update_position(page[-1])
+            offsets[length] = [
+                entry
+                for start in range(0, len(everything) + length, length)
+                for entry in uow.time_entries.page(
+                    dataclasses.replace(query, offset=start, limit=length)
+                )
+            ]
+        since = dataclasses.replace(
+            query, sync=dataclasses.replace(sync, updated_since=everything[5].updated_at)
+        )
+        recent = uow.time_entries.list(since)
+
+    assert total == len(everything) == (9 if include_deleted else 8)
+    assert [(e.updated_at, e.id) for e in everything] == sorted(
+        (e.updated_at, e.id) for e in everything
+    )
+    assert (everything[-1].id == first.id) is include_deleted
+    for length in walks:
+        assert walks[length] == offsets[length] == everything, length
+    assert recent == [e for e in everything if e.updated_at >= everything[5].updated_at]

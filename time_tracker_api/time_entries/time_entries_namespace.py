@@ -14,7 +14,13 @@ from commons.services import time_entries
 from commons.services.time_entries import EntryFilters
 from time_tracker_api.catalog_models import COMMON_OUTPUT
 from time_tracker_api.context import principal, storage
-from time_tracker_api.pages import page_arguments, page_fields, page_request
+from time_tracker_api.pages import (
+    page_arguments,
+    page_fields,
+    page_request,
+    sync_arguments,
+    sync_query,
+)
 from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import (
     UUID,
@@ -127,6 +133,7 @@ list_filters.add_argument("start_date", location="args", help="ISO 8601 date or 
 list_filters.add_argument(
     "end_date", location="args", help="ISO 8601 date (inclusive) or date-time"
 )
+sync_arguments(list_filters)
 
 page_filters = page_arguments(list_filters.copy())
 
@@ -151,6 +158,7 @@ def _filters(args: dict[str, Any]) -> EntryFilters:
         activity_id=args.get("activity_id"),
         uri=args.get("uri"),
         limit=args.get("limit"),
+        sync=sync_query(args),
     )
 
 
@@ -169,7 +177,10 @@ class TimeEntries(Resource):
     @ns.response(403, "user_id is for admins")
     @ns.stream_list_with(entry)
     def get(self) -> Any:
-        """List time entries intersecting a window (default: this month), newest first"""
+        """List time entries intersecting a window (default: this month), newest first
+
+        With updated_since or include_deleted, a sync: the entries changed since then, of any
+        date unless a window is given, oldest change first (by updated_at, then id)."""
         filters = _filters(list_filters.parse_args())
         if filters.user_ids is None:
             return [time_entries.list_entries(storage(), principal(), filters)]
@@ -231,7 +242,9 @@ class Paginated(Resource):
     def get(self) -> Any:
         """A page of the list (start or after, length ≤ 500), the next page's cursor, the total"""
         args = page_filters.parse_args()
-        return time_entries.page_entries(storage(), principal(), _filters(args), page_request(args))
+        filters = _filters(args)
+        request = page_request(args, by_update=filters.sync is not None)
+        return time_entries.page_entries(storage(), principal(), filters, request)
 
 
 @ns.route("/<record_id:id>")

@@ -1,4 +1,4 @@
-"""Pages of newest-first lists on Cosmos DB, ordered by a moment and then by id.
+"""Pages of lists on Cosmos DB: newest first by a moment and then by id, or by update.
 
 The emulator has no OFFSET/LIMIT, and real Cosmos DB orders by two fields only with a
 composite index of exactly those fields: a page reads the TOP of its list by the moment alone,
@@ -73,3 +73,35 @@ def newest_first(
         return page
     documents = uow.documents_by_id(container.id, tenant_id, {row["id"] for row in page})
     return [documents[row["id"]] for row in page if row["id"] in documents]
+
+
+def by_update(
+    uow: CosmosUnitOfWork,
+    container: ContainerProxy,
+    tenant_id: str,
+    where: str,
+    values: dict[str, Any],
+    *,
+    offset: int,
+    limit: int | None,
+    after: Position | None,
+) -> list[dict[str, Any]]:
+    """At most `limit` (None: all) documents matching `where`, oldest change first (by
+    `updated_at`, then id): those after `after` when it is given, else those from position
+    `offset` on. Ordered by the database from the composite index (updated_at, id) of
+    migration 0011; without OFFSET on the emulator, a page from a position reads the rows
+    before it too."""
+    if after is not None:
+        where = (
+            f"{where} AND c.updated_at >= @after_moment "
+            "AND (c.updated_at > @after_moment OR c.id > @after_id)"
+        )
+        values = {**values, "after_moment": timestamp(after.moment), "after_id": after.id}
+        offset = 0
+    order = "ORDER BY c.updated_at ASC, c.id ASC"
+    if limit is None:
+        rows = uow.query(container, f"SELECT * FROM c WHERE {where} {order}", tenant_id, **values)
+        return rows[offset:]
+    top = min(offset + limit, MAX_TOP)
+    sql = f"SELECT TOP @top * FROM c WHERE {where} {order}"
+    return uow.query(container, sql, tenant_id, **values, top=top)[offset:]

@@ -27,7 +27,7 @@ from commons.data_access_layer.cosmos.documents import (
     timestamp,
     to_document,
 )
-from commons.data_access_layer.cosmos.pages import newest_first
+from commons.data_access_layer.cosmos.pages import by_update, newest_first
 from commons.domain.catalog import (
     INACTIVE,
     PROJECT,
@@ -38,8 +38,9 @@ from commons.domain.catalog import (
 )
 from commons.domain.exceptions import AlreadyExists, RunningEntryExists, StorageUnavailable
 from commons.domain.pagination import Position
+from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery, intersects
-from commons.domain.time_windows import LATEST, Window
+from commons.domain.time_windows import EARLIEST, LATEST, Window
 from commons.domain.users import User, email_already_used, email_key
 
 if TYPE_CHECKING:
@@ -70,9 +71,13 @@ class CosmosCatalogRepository:
             return None
         return self._enriched([self._entity(document)], tenant_id)[0]
 
-    def list(self, tenant_id: str, filters: Mapping[str, object]) -> builtins.list[CatalogItem]:
+    def list(
+        self, tenant_id: str, filters: Mapping[str, object], sync: SyncQuery | None = None
+    ) -> builtins.list[CatalogItem]:
         clauses = ["c.tenant_id = @tenant_id", "IS_NULL(c.deleted)"]
         values: dict[str, Any] = {}
+        if sync is not None:
+            clauses, values = _changed(sync)
         for index, (field, value) in enumerate(filters.items()):
             if isinstance(value, tuple):
                 clauses.append(f"ARRAY_CONTAINS(@f{index}, c.{field})")
@@ -80,19 +85,26 @@ class CosmosCatalogRepository:
             else:
                 clauses.append(f"c.{field} = @f{index}")
                 values[f"f{index}"] = value
+        where = " AND ".join(clauses)
+        if sync is not None:
+            # Served by the composite index (updated_at, id) of migration 0011.
+            sql = f"SELECT * FROM c WHERE {where} ORDER BY c.updated_at ASC, c.id ASC"
+            documents = self.uow.query(self.container, sql, tenant_id, **values)
+            return self._enriched([self._entity(d) for d in documents], tenant_id)
         documents = self.uow.query(
-            self.container,
-            f"SELECT * FROM c WHERE {' AND '.join(clauses)}",
-            tenant_id,
-            **values,
+            self.container, f"SELECT * FROM c WHERE {where}", tenant_id, **values
         )
         items = self._enriched([self._entity(d) for d in documents], tenant_id, listing=True)
         return sorted(items, key=lambda item: (normalized_name(item.name), item.id))
 
     def add(self, item: CatalogItem) -> None:
+        now = datetime.now(UTC)
+        item = dataclasses.replace(item, created_at=now, updated_at=now)
         self.uow.stage(self.container, "create", self._document(item), self._name_taken)
 
     def update(self, item: CatalogItem) -> None:
+        created = _created_at(self.uow.read(self.container, item.id, item.tenant_id))
+        item = dataclasses.replace(item, created_at=created, updated_at=datetime.now(UTC))
         self.uow.stage(self.container, "replace", self._document(item), self._name_taken)
 
     def _name_taken(self) -> AlreadyExists:
@@ -134,6 +146,23 @@ class CosmosCatalogRepository:
                 item.project_type = _summary(project_type)  # type: ignore[attr-defined]
             shown.append(item)
         return shown
+
+
+def _created_at(stored: dict[str, Any] | None) -> datetime | None:
+    """When the stored record was created: a replace keeps it, whatever the entity says."""
+    return instant((stored or {}).get("created_at")) or datetime.now(UTC)
+
+
+def _changed(sync: SyncQuery) -> tuple[builtins.list[str], dict[str, Any]]:
+    """The conditions of a sync list. Every record stores `deleted` (null while live); the
+    change documents beside the records do not."""
+    clauses = ["c.tenant_id = @tenant_id"]
+    clauses.append("IS_DEFINED(c.deleted)" if sync.include_deleted else "IS_NULL(c.deleted)")
+    values: dict[str, Any] = {}
+    if sync.updated_since is not None:
+        clauses.append("c.updated_at >= @updated_since")
+        values["updated_since"] = timestamp(sync.updated_since)
+    return clauses, values
 
 
 def _summary(document: dict[str, Any] | None) -> NamedSummary | None:
@@ -299,8 +328,11 @@ class CosmosUserRepository:
         document = self._document(tenant_id, user_id)
         if document is None:
             return
-        groups = sorted(change(set(document.get("granted_groups") or [])))
-        self._save({**document, "granted_groups": groups})
+        before = sorted(document.get("granted_groups") or [])
+        groups = sorted(change(set(before)))
+        if groups != before:
+            now = timestamp(datetime.now(UTC))
+            self._save({**document, "granted_groups": groups, "updated_at": now})
 
 
 def _invitation_id(email: str) -> str:
@@ -315,6 +347,8 @@ def _user(document: dict[str, Any]) -> User:
         name=document.get("name"),
         token_groups=frozenset(document.get("token_groups") or ()),
         granted_groups=frozenset(document.get("granted_groups") or ()),
+        created_at=instant(document.get("created_at")),
+        updated_at=instant(document.get("updated_at")),
     )
 
 
@@ -436,14 +470,25 @@ class CosmosTimeEntryRepository:
         return max(earlier, key=lambda e: (e.start_date, e.id), default=None)
 
     def add(self, entry: TimeEntry) -> None:
+        now = datetime.now(UTC)
+        entry = dataclasses.replace(entry, created_at=now, updated_at=now)
         self.pending[entry.id] = entry
         self.uow.stage(self.container, "create", self._document(entry), RunningEntryExists)
 
     def add_many(self, entries: Iterable[TimeEntry]) -> None:
+        now = datetime.now(UTC)
         for entry in entries:
+            entry = dataclasses.replace(entry, created_at=now, updated_at=now)
             self.uow.stage(self.container, "upsert", self._document(entry))
 
     def update(self, entry: TimeEntry) -> None:
+        staged = self.pending.get(entry.id)
+        created = (
+            staged.created_at
+            if staged is not None
+            else _created_at(self.uow.read(self.container, entry.id, entry.tenant_id))
+        )
+        entry = dataclasses.replace(entry, created_at=created, updated_at=datetime.now(UTC))
         self.pending[entry.id] = entry
         self.uow.stage(self.container, "replace", self._document(entry), RunningEntryExists)
 
@@ -454,6 +499,18 @@ class CosmosTimeEntryRepository:
         self, query: TimeEntryQuery, after: Position | None = None
     ) -> builtins.list[TimeEntry]:
         where, values = self._matching(query)
+        if query.sync is not None:
+            documents = by_update(
+                self.uow,
+                self.container,
+                query.tenant_id,
+                where,
+                values,
+                offset=query.offset,
+                limit=query.limit,
+                after=after,
+            )
+            return self._enriched([self._entity(d) for d in documents], query.tenant_id)
         documents = newest_first(
             self.uow,
             self.container,
@@ -544,6 +601,13 @@ class CosmosTimeEntryRepository:
             "window_start": timestamp(query.window.start),
             "window_end": timestamp(query.window.end),
         }
+        if query.sync is not None:
+            # A sync list meets its window only when one is given.
+            clauses, values = _changed(query.sync)
+            if query.window != Window(EARLIEST, LATEST):
+                clauses.append(MEETS)
+                values["window_start"] = timestamp(query.window.start)
+                values["window_end"] = timestamp(query.window.end)
         if query.owner_ids is not None:
             clauses.append("ARRAY_CONTAINS(@owner_ids, c.owner_id)")
             values["owner_ids"] = list(query.owner_ids)

@@ -21,6 +21,7 @@ from commons.domain.catalog import (
 )
 from commons.domain.exceptions import AlreadyExists
 from commons.domain.principal import TESTER_GROUP
+from commons.domain.sync import SyncQuery
 from commons.domain.users import User, email_already_used, email_key
 
 
@@ -46,22 +47,32 @@ class SqlCatalogRepository:
         table (every time entry written checks its project and activity with it)."""
         return _catalog_by_id(type(self), self.kind)  # type: ignore[arg-type]  # classes hash
 
-    def list(self, tenant_id: str, filters: Mapping[str, object]) -> list[CatalogItem]:
-        query = self._select().where(self._listed(tenant_id))
+    def list(
+        self, tenant_id: str, filters: Mapping[str, object], sync: SyncQuery | None = None
+    ) -> list[CatalogItem]:
+        if sync is None:
+            query = self._select().where(self._listed(tenant_id))
+            query = query.order_by(self.table.c.name_key, self.table.c.id)
+        else:
+            query = self._select().where(self._changed(tenant_id, sync))
+            query = query.order_by(self.table.c.updated_at, self.table.c.id)
         for field, value in filters.items():
             column = self.table.c[field]
             query = query.where(column.in_(value) if isinstance(value, tuple) else column == value)
-        query = query.order_by(self.table.c.name_key, self.table.c.id)
         return [self._to_entity(row) for row in self.connection.execute(query).mappings()]
 
     def add(self, item: CatalogItem) -> None:
-        self._write(sa.insert(self.table).values(self._to_row(item)))
+        now = datetime.now(UTC)
+        row = self._to_row(item) | {"created_at": now, "updated_at": now}
+        self._write(sa.insert(self.table).values(row))
 
     def update(self, item: CatalogItem) -> None:
+        row = self._to_row(item) | {"updated_at": datetime.now(UTC)}
+        del row["created_at"]  # never changes
         statement = (
             sa.update(self.table)
             .where(self.table.c.tenant_id == item.tenant_id, self.table.c.id == item.id)
-            .values(self._to_row(item))
+            .values(row)
         )
         self._write(statement)
 
@@ -81,6 +92,15 @@ class SqlCatalogRepository:
 
     def _listed(self, tenant_id: str) -> sa.ColumnElement[bool]:
         return self._live(tenant_id)
+
+    def _changed(self, tenant_id: str, sync: SyncQuery) -> sa.ColumnElement[bool]:
+        """The records a sync list shows: a range of the (tenant_id, updated_at, id) index."""
+        conditions = [self.table.c.tenant_id == tenant_id]
+        if not sync.include_deleted:
+            conditions.append(self.table.c.deleted.is_(None))
+        if sync.updated_since is not None:
+            conditions.append(self.table.c.updated_at >= sync.updated_since)
+        return sa.and_(*conditions)
 
     def _select(self) -> sa.Select[Any]:
         return sa.select(*(self.table.c[name] for name in self._fields))
@@ -298,16 +318,28 @@ class SqlUserRepository:
                     )
                 )
         except sa.exc.IntegrityError:
-            pass  # already a member
+            return  # already a member
+        self._touch(tenant_id, user_id)
 
     def revoke(self, tenant_id: str, user_id: str, group: str) -> None:
         memberships = tables.user_groups
-        self.connection.execute(
+        removed = self.connection.execute(
             sa.delete(memberships).where(
                 memberships.c.tenant_id == tenant_id,
                 memberships.c.user_id == user_id,
                 memberships.c.group_name == group,
             )
+        ).rowcount
+        if removed:
+            self._touch(tenant_id, user_id)
+
+    def _touch(self, tenant_id: str, user_id: str) -> None:
+        """A user's groups are part of the user: changing them changes their updated_at."""
+        users = tables.users
+        self.connection.execute(
+            sa.update(users)
+            .where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+            .values(updated_at=datetime.now(UTC))
         )
 
     def _load(self, tenant_id: str, condition: sa.ColumnElement[bool]) -> builtins.list[User]:
@@ -316,7 +348,7 @@ class SqlUserRepository:
         return _users_from_rows(self.connection.execute(query).all())
 
 
-_USER_COLUMNS = ("id", "tenant_id", "email", "name", "token_groups")
+_USER_COLUMNS = ("id", "tenant_id", "email", "name", "token_groups", "created_at", "updated_at")
 
 
 def _users_with_groups() -> sa.Select[Any]:
@@ -347,7 +379,7 @@ def _user_with_groups() -> sa.Select[Any]:
 
 def _users_from_rows(rows: Sequence[Any]) -> builtins.list[User]:
     found: dict[str, User] = {}
-    for user_id, tenant_id, email, name, token_groups, group_name in rows:
+    for user_id, tenant_id, email, name, token_groups, created_at, updated_at, group_name in rows:
         user = found.get(user_id)
         if user is None:
             user = found[user_id] = User(
@@ -356,6 +388,8 @@ def _users_from_rows(rows: Sequence[Any]) -> builtins.list[User]:
                 email=email,
                 name=name,
                 token_groups=frozenset(token_groups or ()),
+                created_at=created_at,
+                updated_at=updated_at,
             )
         if group_name:
             user.granted_groups = user.granted_groups | {group_name}

@@ -6,6 +6,8 @@ count) on every database, so a look-alike tenant or user id is another tenant or
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -46,6 +48,7 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
         sa.Column("uniqueness_slot", id_string(ID), nullable=False),
         sa.Column("deleted", UTCDateTime(), nullable=True),
         *columns,
+        *_sync_columns(name),
         sa.Index(
             f"uq_{name}_name",
             "tenant_id",
@@ -54,6 +57,16 @@ def _catalog_table(name: str, *columns: sa.Column) -> sa.Table:
             "uniqueness_slot",
             unique=True,
         ),
+    )
+
+
+def _sync_columns(table: str) -> tuple[sa.Column[Any] | sa.Index, ...]:
+    """When a record was created and last changed (set by the repositories), and the sync
+    lists' order over them (migration 0011)."""
+    return (
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Index(f"ix_{table}_tenant_updated", "tenant_id", "updated_at", "id"),
     )
 
 
@@ -142,6 +155,7 @@ time_entry = sa.Table(
     # one running entry per user on every database (NULLs never collide; SQL Server filters).
     sa.Column("running_slot", sa.SmallInteger(), nullable=True),
     sa.Column("deleted", UTCDateTime(), nullable=True),
+    *_sync_columns("time_entry"),
     sa.CheckConstraint("end_date IS NULL OR end_date > start_date", name="ck_time_entry_interval"),
     sa.Index(
         "uq_time_entry_running",

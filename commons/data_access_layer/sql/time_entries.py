@@ -23,8 +23,9 @@ from commons.data_access_layer.sql.types import UTCDateTime
 from commons.domain.catalog import INACTIVE
 from commons.domain.exceptions import OverlappingTimeEntry, RunningEntryExists
 from commons.domain.pagination import Position
+from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery
-from commons.domain.time_windows import LATEST, Window
+from commons.domain.time_windows import EARLIEST, LATEST, Window
 
 entries = tables.time_entry
 STORED = [f.name for f in dataclasses.fields(TimeEntry) if f.name in entries.c]
@@ -157,11 +158,14 @@ class SqlTimeEntryRepository:
         return rows[0] if rows else None
 
     def add(self, entry: TimeEntry) -> None:
-        self._write(_insert(), self._to_row(entry))
+        now = datetime.now(UTC)
+        self._write(_insert(), self._to_row(entry) | {"created_at": now, "updated_at": now})
 
     def add_many(self, new_entries: Iterable[TimeEntry]) -> None:
         """Insert entries in one batch, for seeding; the caller guarantees the rules."""
-        rows = [self._to_row(entry) for entry in new_entries]
+        now = datetime.now(UTC)
+        stamps = {"created_at": now, "updated_at": now}
+        rows = [self._to_row(entry) | stamps for entry in new_entries]
         if not rows:
             return
         if self.connection.dialect.name == "postgresql":
@@ -172,7 +176,7 @@ class SqlTimeEntryRepository:
     def _copy(self, rows: builtins.list[dict[str, Any]]) -> None:
         # COPY streams rows in one command: several times faster than batched INSERTs.
         columns = builtins.list(rows[0])
-        timestamps = {"start_date", "end_date", "deleted"}
+        timestamps = {"start_date", "end_date", "deleted", "created_at", "updated_at"}
         driver_connection: Any = self.connection.connection.driver_connection
         statement = f"COPY time_entry ({', '.join(columns)}) FROM STDIN"
         with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
@@ -189,13 +193,18 @@ class SqlTimeEntryRepository:
                 )
 
     def update(self, entry: TimeEntry) -> None:
-        row = self._to_row(entry)
+        row = self._to_row(entry) | {"updated_at": datetime.now(UTC)}
+        del row["created_at"]  # never changes
         self._write(_update(), {f"new_{name}": value for name, value in row.items()})
 
     def list(self, query: TimeEntryQuery) -> builtins.list[TimeEntry]:
+        if query.sync is not None:
+            return self.page(query)
         return self._fetch(_listing(_Shape.of(query)), _parameters(query))
 
     def count(self, query: TimeEntryQuery) -> int:
+        if query.sync is not None:
+            return self._count(self._changed(query, query.sync))
         inside, spanning = self._window_parts(query)
         return self._count(inside) + self._count(spanning)
 
@@ -205,7 +214,11 @@ class SqlTimeEntryRepository:
         """A window's entries are those starting inside it, a range of the (tenant_id,
         start_date, id) index in the lists' order, then those spanning its start, at most one
         per person (a person's entries never overlap). Read apart, a page never scans all the
-        entries that started before the window only to find that none of them is in it."""
+        entries that started before the window only to find that none of them is in it.
+
+        A sync page is a range of the (tenant_id, updated_at, id) index, in its order."""
+        if query.sync is not None:
+            return self._sync_page(query, query.sync, after)
         inside, spanning = self._window_parts(query)
         if after is not None:
             inside, spanning = sa.and_(inside, _before(after)), sa.and_(spanning, _before(after))
@@ -221,6 +234,29 @@ class SqlTimeEntryRepository:
             return found
         rest = self._fetch(_newest_first(spanning), {})[skipped:]
         return found + (rest if query.limit is None else rest[: query.limit - len(found)])
+
+    def _sync_page(
+        self, query: TimeEntryQuery, sync: SyncQuery, after: Position | None
+    ) -> builtins.list[TimeEntry]:
+        condition = self._changed(query, sync)
+        if after is not None:
+            condition = sa.and_(condition, _updated_after(after))
+        statement = _entries_with_names().where(condition).order_by(*BY_UPDATE)
+        if after is None and query.offset:
+            statement = statement.offset(query.offset)
+        return self._fetch(_limited(statement, query.limit), {})
+
+    def _changed(self, query: TimeEntryQuery, sync: SyncQuery) -> sa.ColumnElement[bool]:
+        """The entries of a sync list: the query's filters, its window only when one is
+        given, and deleted entries too when asked."""
+        conditions = [entries.c.tenant_id == query.tenant_id, self._owned(query)]
+        if not sync.include_deleted:
+            conditions.append(entries.c.deleted.is_(None))
+        if sync.updated_since is not None:
+            conditions.append(entries.c.updated_at >= _at(sync.updated_since))
+        if query.window != Window(EARLIEST, LATEST):
+            conditions.append(_meets(query.window))
+        return sa.and_(*conditions)
 
     def _window_parts(
         self, query: TimeEntryQuery
@@ -298,7 +334,11 @@ class SqlTimeEntryRepository:
 
     def _filters(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
         """What the query asks of entries besides its window."""
-        conditions = [self._live(query.tenant_id)]
+        return sa.and_(self._live(query.tenant_id), self._owned(query))
+
+    def _owned(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
+        """What the query asks of entries besides their tenant, window and deletion."""
+        conditions: builtins.list[sa.ColumnElement[bool]] = [sa.true()]
         if query.owner_ids is not None:
             conditions.append(entries.c.owner_id.in_(query.owner_ids))
         if query.excluded_owner_ids:
@@ -451,6 +491,7 @@ def _listing(shape: _Shape) -> sa.Select[Any]:
 
 
 NEWEST_FIRST = (entries.c.start_date.desc(), entries.c.id.desc())
+BY_UPDATE = (entries.c.updated_at, entries.c.id)
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -465,6 +506,16 @@ def _before(after: Position) -> sa.ColumnElement[bool]:
     return sa.and_(
         entries.c.start_date <= moment,
         sa.or_(entries.c.start_date < moment, entries.c.id < after.id),
+    )
+
+
+def _updated_after(after: Position) -> sa.ColumnElement[bool]:
+    """Entries after `after` in a sync list's order: a range of the (tenant_id, updated_at, id)
+    index."""
+    moment = _at(after.moment)
+    return sa.and_(
+        entries.c.updated_at >= moment,
+        sa.or_(entries.c.updated_at > moment, entries.c.id > after.id),
     )
 
 
@@ -504,6 +555,7 @@ def _running() -> sa.Select[Any]:
 
 
 _ROW_COLUMNS = (*STORED, "running_slot")  # what `_to_row` writes
+_UPDATED_COLUMNS = tuple(name for name in _ROW_COLUMNS if name != "created_at")
 
 
 @functools.cache
@@ -522,7 +574,10 @@ def _update() -> sa.Update:
             entries.c.id == sa.bindparam("new_id"),
         )
         .values(
-            {name: sa.bindparam(f"new_{name}", type_=entries.c[name].type) for name in _ROW_COLUMNS}
+            {
+                name: sa.bindparam(f"new_{name}", type_=entries.c[name].type)
+                for name in _UPDATED_COLUMNS
+            }
         )
     )
 
