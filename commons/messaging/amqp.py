@@ -11,6 +11,7 @@ instead of one round trip per message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -22,6 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pika
 import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
+from pika.adapters.utils.connection_workflow import (
+    AMQPConnectionWorkflowFailed,
+    AMQPConnectorPhaseErrorBase,
+)
 from pika.channel import Channel
 from pika.frame import Method
 from pika.spec import Basic
@@ -123,8 +128,10 @@ def _describe(cause: BaseException | str) -> str:
     if isinstance(cause, str):
         return cause
     while True:
-        if isinstance(cause, pika.exceptions.AMQPConnectionWorkflowFailed) and cause.exceptions:
+        if isinstance(cause, AMQPConnectionWorkflowFailed) and cause.exceptions:
             cause = cause.exceptions[-1]
+        elif isinstance(cause, AMQPConnectorPhaseErrorBase):
+            cause = cause.exception
         elif isinstance(cause, pika.exceptions.AMQPError) and isinstance(
             next(iter(cause.args), None), BaseException
         ):
@@ -403,7 +410,5 @@ def listen(
         raise ListenFailed(f"lost {where}: {_describe(error)}") from error
     finally:
         if connection.is_open:
-            try:
+            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
                 connection.close()
-            except (pika.exceptions.AMQPError, OSError):
-                pass
