@@ -143,7 +143,7 @@ def _describe(cause: BaseException | str) -> str:
     return f"{type(cause).__name__}: {str(cause) or repr(cause)}"
 
 
-class _Nacked(Exception):
+class _Nacked(AmqpError):
     """The broker refused (nacked) a message."""
 
 
@@ -172,6 +172,7 @@ class AmqpPublisher:
         self._first_tag = 1  # the tag of the current batch's first message
         self._outcomes: list[bool | None] = []  # per message of the batch: acked, nacked, waiting
         self._waiting = 0
+        self._refused: _Nacked | None = None
         self._stop_when: Callable[[], bool] = lambda: True
 
     @property
@@ -192,6 +193,7 @@ class AmqpPublisher:
         self._first_tag = self._next_tag
         self._outcomes = [None] * len(messages)
         self._waiting = len(messages)
+        self._refused = None
         channel = self._channel
         assert channel is not None
         try:
@@ -212,6 +214,8 @@ class AmqpPublisher:
             self._run(lambda: self._waiting == 0, self.confirm_timeout, "confirms")
         except (pika.exceptions.AMQPError, OSError, AmqpError) as error:
             self._fail(error)
+        if self._failure is None and self._refused is not None:
+            self._failure = self._refused
         if self._failure is not None:
             cause = self._failure
             confirmed = self._leading_confirmed()
@@ -289,8 +293,12 @@ class AmqpPublisher:
             if self._outcomes[index] is None:
                 self._outcomes[index] = acked
                 self._waiting -= 1
-        if not acked:
-            self._fail(_Nacked(f"the broker refused message {method.delivery_tag}"))
+        if not acked and self._refused is None:
+            # Wait for the other confirms all the same: they may come later than this refusal
+            # (a persistent message is confirmed once on disk), and they count as delivered.
+            self._refused = _Nacked(
+                f"{redacted(self.url)} refused (nacked) message {last + 1} of {len(self._outcomes)}"
+            )
         self._wake()
 
     def _leading_confirmed(self) -> int:
