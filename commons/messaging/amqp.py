@@ -211,7 +211,11 @@ class AmqpPublisher:
                     ),
                 )
                 self._next_tag += 1
-            self._run(lambda: self._waiting == 0, self.confirm_timeout, "confirms")
+            self._run(
+                lambda: self._waiting == 0,
+                self.confirm_timeout,
+                f"{self._waiting} of {len(messages)} messages unconfirmed",
+            )
         except (pika.exceptions.AMQPError, OSError, AmqpError) as error:
             self._fail(error)
         if self._failure is None and self._refused is not None:
@@ -238,7 +242,7 @@ class AmqpPublisher:
         if self._connection is not None:
             # Read what arrived while idle (a close by the broker, a dead socket) before
             # trusting the connection with a batch.
-            self._run(lambda: False, 0, "")
+            self._run(lambda: False, 0)
             if self._failure is None and self._ready and self._connection.is_open:
                 return
             self._drop()
@@ -251,7 +255,8 @@ class AmqpPublisher:
             on_open_error_callback=self._on_connection_error,
             on_close_callback=self._on_connection_closed,
         )
-        self._run(lambda: self._ready, self.connect_timeout, "a connection")
+        # pika's stack timeout (connect_timeout) ends a hanging handshake first, cleanly.
+        self._run(lambda: self._ready, self.connect_timeout + 1, "not connected")
         if self._failure is not None:
             raise AmqpError(f"cannot reach {self.where}: {_describe(self._failure)}") from (
                 self._failure
@@ -318,16 +323,17 @@ class AmqpPublisher:
         if self._connection is not None and (self._failure is not None or self._stop_when()):
             self._connection.ioloop.stop()
 
-    def _run(self, done: Callable[[], bool], timeout: float, what: str) -> None:
-        """Drive the I/O loop until `done()`, a failure, or `timeout` seconds."""
+    def _run(self, done: Callable[[], bool], timeout: float, failure: str | None = None) -> None:
+        """Drive the I/O loop until `done()`, a failure, or `timeout` seconds (a failure too
+        when `failure` says what it is)."""
         connection = self._connection
         if connection is None or self._failure is not None or done():
             return
         ioloop = connection.ioloop
 
         def expire() -> None:
-            if what:
-                self._fail(TimeoutError(f"no {what} from {self.where} within {timeout:g} s"))
+            if failure:
+                self._fail(TimeoutError(f"{failure} after {timeout:g} s"))
             ioloop.stop()
 
         self._stop_when = done
@@ -346,11 +352,12 @@ class AmqpPublisher:
         if connection is None:
             return
         if connection.is_open:
+            # Not while opening: pika aborts the handshake itself at its stack timeout.
             connection.close()
         if not connection.is_closed:
             self._connection = connection
             self._failure = None
-            self._run(lambda: connection.is_closed, _CLOSE_TIMEOUT_S, "")
+            self._run(lambda: connection.is_closed, _CLOSE_TIMEOUT_S)
             self._connection = None
         connection.ioloop.close()
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -302,6 +304,24 @@ def test_a_publisher_connects_only_when_it_first_publishes():
     assert "cannot reach amqp://guest@127.0.0.1:1/" in str(failed.value)
     assert "guest:guest" not in str(failed.value)
     assert failed.value.cause is not None
+
+
+def test_a_server_that_never_answers_fails_the_publish_within_the_connect_timeout():
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"amqp://guest:guest@127.0.0.1:{silent.getsockname()[1]}/"
+        publisher = AmqpPublisher(url, "events", connect_timeout=1)
+        started = time.monotonic()
+        with pytest.raises(PublishFailed, match="cannot reach") as failed:
+            publisher.publish([event("tenant-a", "time_entry", "stop")])
+        assert time.monotonic() - started < 5
+        assert failed.value.confirmed == 0
+
+
+def test_wrong_credentials_fail_the_publish(amqp_url, amqp_exchange):
+    url = amqp_url.replace("guest:guest@", "guest:not-the-password@")
+    with pytest.raises(PublishFailed, match="cannot reach") as failed:
+        AmqpPublisher(url, amqp_exchange).publish([event("tenant-a", "time_entry", "stop")])
+    assert "not-the-password" not in str(failed.value)
 
 
 def test_a_closed_publisher_reconnects_on_the_next_publish(amqp_url, amqp_exchange, publisher):
