@@ -82,7 +82,8 @@ def amqp_url() -> str:
     try:
         pika.BlockingConnection(parameters).close()
     except (pika.exceptions.AMQPError, OSError) as error:
-        unavailable("rabbitmq", error)
+        # pika's connection errors say nothing in str(): their repr names the cause.
+        unavailable("rabbitmq", ConnectionError(repr(error)))
     return AMQP_URL
 
 
