@@ -58,7 +58,7 @@ class PrivateRabbitMQ:
     def __init__(self, directory: Path):
         self.directory = directory
         self.server = _script("rabbitmq-server")
-        self.ctl = _script("rabbitmqctl")
+        self.rabbitmqctl = _script("rabbitmqctl")
         self.node = f"tt-test-{uuid.uuid4().hex[:10]}@localhost"
         self.port = _free_port(20000, 30000)
         self.dist_port = _free_port(30000, 40000)
@@ -135,9 +135,16 @@ class PrivateRabbitMQ:
         os.killpg(self.process.pid, 9)  # its own session: the script and its Erlang VM
         self.process.wait()
 
+    def ctl(self, *args: str) -> str:
+        """Run `rabbitmqctl` on this node (e.g. `set_vm_memory_high_watermark 0.4`); its output."""
+        result = self._ctl(*args)
+        if result.returncode != 0:
+            raise AssertionError(f"rabbitmqctl {' '.join(args)}: {result.stderr[-500:]}")
+        return result.stdout
+
     def _ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [self.ctl, "-n", self.node, "-q", *args],
+            [self.rabbitmqctl, "-n", self.node, "-q", *args],
             env=self.env,
             cwd=self.directory,
             capture_output=True,

@@ -149,7 +149,7 @@ class _Nacked(AmqpError):
 
 class AmqpPublisher:
     """Publishes batches of messages to a durable topic exchange and waits for the broker's
-    confirms. Connects on first use and again after any failure."""
+    confirms. Connects on first use and again after any failure. One thread at a time."""
 
     def __init__(
         self,
@@ -214,10 +214,15 @@ class AmqpPublisher:
             self._run(
                 lambda: self._waiting == 0,
                 self.confirm_timeout,
-                f"{self._waiting} of {len(messages)} messages unconfirmed",
+                lambda: f"{self._waiting} of {len(messages)} messages unconfirmed",
             )
         except (pika.exceptions.AMQPError, OSError, AmqpError) as error:
             self._fail(error)
+        except BaseException:
+            # Whatever stopped us midway (a bad message, Ctrl+C), the channel's delivery tags
+            # no longer match a batch: start the next publish on a new connection.
+            self._drop()
+            raise
         if self._failure is None and self._refused is not None:
             self._failure = self._refused
         if self._failure is not None:
@@ -256,7 +261,7 @@ class AmqpPublisher:
             on_close_callback=self._on_connection_closed,
         )
         # pika's stack timeout (connect_timeout) ends a hanging handshake first, cleanly.
-        self._run(lambda: self._ready, self.connect_timeout + 1, "not connected")
+        self._run(lambda: self._ready, self.connect_timeout + 1, lambda: "not connected")
         if self._failure is not None:
             raise AmqpError(f"cannot reach {self.where}: {_describe(self._failure)}") from (
                 self._failure
@@ -323,17 +328,22 @@ class AmqpPublisher:
         if self._connection is not None and (self._failure is not None or self._stop_when()):
             self._connection.ioloop.stop()
 
-    def _run(self, done: Callable[[], bool], timeout: float, failure: str | None = None) -> None:
+    def _run(
+        self,
+        done: Callable[[], bool],
+        timeout: float,
+        failure: Callable[[], str] | None = None,
+    ) -> None:
         """Drive the I/O loop until `done()`, a failure, or `timeout` seconds (a failure too
-        when `failure` says what it is)."""
+        when `failure` says what went missing)."""
         connection = self._connection
         if connection is None or self._failure is not None or done():
             return
         ioloop = connection.ioloop
 
         def expire() -> None:
-            if failure:
-                self._fail(TimeoutError(f"{failure} after {timeout:g} s"))
+            if failure is not None:
+                self._fail(TimeoutError(f"{failure()} after {timeout:g} s"))
             ioloop.stop()
 
         self._stop_when = done

@@ -89,3 +89,23 @@ def test_a_publisher_works_again_after_the_broker_crashed(private_rabbitmq):
     publisher.publish([message])
     publisher.close()
     assert drain(private_rabbitmq.url, queue) == [message.message_id]
+
+
+def test_a_broker_that_stops_confirming_fails_the_batch_after_the_confirm_timeout(
+    private_rabbitmq,
+):
+    queue = bound_queue(private_rabbitmq.url)
+    publisher = AmqpPublisher(private_rabbitmq.url, EXCHANGE, connect_timeout=3, confirm_timeout=2)
+    publisher.publish([event("tenant-a", "time_entry", "stop")])
+    # A memory alarm: the broker stops reading from publishing connections.
+    private_rabbitmq.ctl("set_vm_memory_high_watermark", "0.0000001")
+    try:
+        with pytest.raises(PublishFailed, match="unconfirmed after 2 s") as failed:
+            publisher.publish([event("tenant-a", "time_entry", "stop") for _ in range(3)])
+        assert failed.value.confirmed == 0
+    finally:
+        private_rabbitmq.ctl("set_vm_memory_high_watermark", "0.4")
+    message = event("tenant-a", "time_entry", "start")
+    publisher.publish([message])
+    publisher.close()
+    assert drain(private_rabbitmq.url, queue)[-1] == message.message_id
