@@ -263,7 +263,10 @@ class AmqpPublisher:
         # pika's stack timeout (connect_timeout) ends a hanging handshake first, cleanly.
         self._run(lambda: self._ready, self.connect_timeout + 1, lambda: "not connected")
         if self._failure is not None:
-            raise AmqpError(f"cannot reach {self.where}: {_describe(self._failure)}") from (
+            # Connected but refused the set-up (an exchange of another type, say), or not.
+            reached = self._connection is not None and self._connection.is_open
+            problem = "cannot use" if reached else "cannot reach"
+            raise AmqpError(f"{problem} {self.where}: {_describe(self._failure)}") from (
                 self._failure
             )
 

@@ -306,6 +306,16 @@ def test_a_publisher_connects_only_when_it_first_publishes():
     assert failed.value.cause is not None
 
 
+def test_an_exchange_of_another_type_fails_the_publish_with_the_brokers_reason(
+    amqp_url, amqp_exchange
+):
+    with channel(amqp_url) as ch:
+        ch.exchange_declare(amqp_exchange, exchange_type="fanout", durable=True)
+    with pytest.raises(PublishFailed, match="cannot use .*PRECONDITION_FAILED") as failed:
+        AmqpPublisher(amqp_url, amqp_exchange).publish([event("tenant-a", "time_entry", "stop")])
+    assert failed.value.confirmed == 0
+
+
 def test_a_server_that_never_answers_fails_the_publish_within_the_connect_timeout():
     with socket.create_server(("127.0.0.1", 0)) as silent:
         url = f"amqp://guest:guest@127.0.0.1:{silent.getsockname()[1]}/"
