@@ -4,12 +4,14 @@ broker is back; persistent messages survive the restart."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pika
 import pytest
 
-from commons.messaging.amqp import AmqpPublisher, PublishFailed
+from commons.messaging.amqp import AmqpPublisher, PublishFailed, listen
 from tests.messaging.test_amqp import event
 
 EXCHANGE = "time_tracker.events"
@@ -41,6 +43,17 @@ def drain(url: str, queue: str) -> list[str]:
             ids.append(properties.message_id)
     finally:
         connection.close()
+
+
+def crash_once_queued(node, queue: str, count: int) -> None:
+    """Kill the node as soon as `count` messages are in the queue (the batch is in flight)."""
+    connection = pika.BlockingConnection(pika.URLParameters(node.url))
+    try:
+        channel = connection.channel()
+        while channel.queue_declare(queue, passive=True).method.message_count < count:
+            time.sleep(0.01)
+    finally:
+        node.kill()
 
 
 def test_publish_fails_while_the_broker_is_down_and_works_again_once_it_is_back(
@@ -109,3 +122,33 @@ def test_a_broker_that_stops_confirming_fails_the_batch_after_the_confirm_timeou
     publisher.publish([message])
     publisher.close()
     assert drain(private_rabbitmq.url, queue)[-1] == message.message_id
+
+
+def test_the_messages_confirmed_before_a_crash_mid_batch_are_on_disk_after_it(private_rabbitmq):
+    queue = bound_queue(private_rabbitmq.url)
+    publisher = AmqpPublisher(private_rabbitmq.url, EXCHANGE, connect_timeout=3)
+    publisher.publish([event("tenant-a", "time_entry", "create")])  # connected, before the clock
+    batch = [event("tenant-a", "time_entry", "stop") for _ in range(100_000)]
+    crash = threading.Thread(target=crash_once_queued, args=(private_rabbitmq, queue, 20_000))
+    crash.start()
+    try:
+        with pytest.raises(PublishFailed) as failed:
+            publisher.publish(batch)
+    finally:
+        crash.join()
+    confirmed = failed.value.confirmed
+    assert 0 < confirmed < len(batch)
+
+    private_rabbitmq.start()
+    stored: list[str] = []
+    listen(
+        private_rabbitmq.url,
+        EXCHANGE,
+        ["#"],
+        queue=queue,
+        count=1 + confirmed,
+        on_message=lambda delivery: stored.append(delivery.message_id or ""),
+        idle_timeout=10,
+    )
+    # What the broker confirmed survived the crash, in order: the caller may mark it delivered.
+    assert stored[1:] == [message.message_id for message in batch[:confirmed]]
