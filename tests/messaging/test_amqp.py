@@ -343,6 +343,18 @@ def test_a_closed_publisher_reconnects_on_the_next_publish(amqp_url, amqp_exchan
     assert [d.message_id for d in consumer.wait()] == [message.message_id]
 
 
+def test_a_publisher_idle_past_its_heartbeat_timeout_publishes_again(amqp_url, amqp_exchange):
+    # Between batches nobody answers the broker's heartbeats, so it closes the connection.
+    publisher = AmqpPublisher(f"{amqp_url}?heartbeat=1", amqp_exchange)
+    publisher.publish([event("tenant-a", "time_entry", "stop")])
+    time.sleep(3.5)
+    consumer = Consumer(amqp_url, amqp_exchange, ["#"], count=1)
+    message = event("tenant-a", "time_entry", "restart")
+    publisher.publish([message])
+    publisher.close()
+    assert [d.message_id for d in consumer.wait()] == [message.message_id]
+
+
 # The consumer
 
 
