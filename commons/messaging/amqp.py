@@ -6,7 +6,8 @@ itself in a binding.
 
 The publisher runs pika's asynchronous connection on its own I/O loop, driven only while a call
 of ours is in progress: a batch is written in one go and its confirms are awaited together,
-instead of one round trip per message.
+instead of one round trip per message. Between batches nothing answers the broker's heartbeats;
+a connection the broker closed meanwhile is noticed, and replaced, before the next batch.
 """
 
 from __future__ import annotations
