@@ -49,7 +49,7 @@ class AmqpError(Exception):
 class PublishFailed(AmqpError):
     """A batch was not confirmed in full; its first `confirmed` messages were."""
 
-    def __init__(self, confirmed: int, cause: BaseException | str):
+    def __init__(self, confirmed: int, cause: BaseException):
         self.confirmed = confirmed
         self.cause = cause
         super().__init__(f"{_describe(cause)} ({confirmed} confirmed before)")
