@@ -145,6 +145,32 @@ def build_parser() -> Parser:
         help="only this one (repeatable); an id that is not parked fails and retries nothing",
     )
     retry.set_defaults(handler=retry_parked)
+    listen = event_commands.add_parser(
+        "listen",
+        help="print the events published to the AMQP exchange as they arrive",
+        description="Bind a queue to the AMQP topic exchange (AMQP_EXCHANGE, default "
+        "time_tracker.events) and print each event that arrives as one JSON line: its routing "
+        "key, message id, type and body. Routing keys are <tenant_id>.<container>.<action>, "
+        "each word with '%', '.', '*' and '#' escaped as %25, %2E, %2A and %23: bind "
+        "'*.time_entry.*' for every tenant's time entries, '<tenant>.#' for one tenant's "
+        "events. Stop with Ctrl+C.",
+    )
+    listen.add_argument(
+        "--bind",
+        action="append",
+        dest="bindings",
+        metavar="PATTERN",
+        help="a binding pattern (repeatable; default '#', every event)",
+    )
+    listen.add_argument(
+        "--queue",
+        metavar="NAME",
+        help="consume from a durable queue of this name, which keeps the events that arrive "
+        "between runs (default: a private queue, deleted on exit)",
+    )
+    listen.add_argument("--count", type=positive_int, metavar="N", help="stop after N events")
+    listen.add_argument("--amqp-url", metavar="URL", help="the broker (default: AMQP_URL)")
+    listen.set_defaults(handler=listen_events)
     events.set_defaults(handler=lambda args: events.error("an event command is required"))
     return parser
 
@@ -370,6 +396,58 @@ def retry_parked(args: argparse.Namespace) -> None:
     """Put parked changes back in line for the next dispatch."""
     count = _storage().retry_parked(args.ids)
     print(f"{count} parked changes will be retried", file=sys.stderr)
+
+
+def listen_events(args: argparse.Namespace) -> int:
+    """Print the events on the AMQP exchange that match the bindings, one JSON line each;
+    exit 2 when no broker is configured or it cannot be reached."""
+    from commons.messaging.amqp import AmqpError, Delivery, listen, redacted
+    from commons.settings import OutboundSettings
+
+    settings = OutboundSettings.from_env()
+    url = args.amqp_url or settings.amqp_url
+    if not url:
+        print("cli.py: error: set AMQP_URL or pass --amqp-url", file=sys.stderr)
+        return 2
+    bindings = args.bindings or ["#"]
+
+    def ready(queue: str) -> None:
+        print(
+            f"listening on {redacted(url)} exchange {settings.amqp_exchange}, queue {queue}, "
+            f"bound to {' '.join(bindings)}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def show(delivery: Delivery) -> None:
+        try:
+            body = json.loads(delivery.body)
+        except ValueError:
+            body = delivery.body.decode("utf-8", "replace")
+        event = {
+            "routing_key": delivery.routing_key,
+            "message_id": delivery.message_id,
+            "type": delivery.type,
+            "body": body,
+        }
+        print(json.dumps(event), flush=True)
+
+    try:
+        listen(
+            url,
+            settings.amqp_exchange,
+            bindings,
+            queue=args.queue,
+            count=args.count,
+            on_message=show,
+            on_ready=ready,
+        )
+    except AmqpError as error:
+        print(f"cli.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def create_token(args: argparse.Namespace) -> None:

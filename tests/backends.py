@@ -37,7 +37,12 @@ HOW_TO_GET = {
     "cosmos": "run scripts/test.sh (it installs Node.js and the emulator; or run npm ci), "
     "or set TEST_COSMOS_ENDPOINT and TEST_COSMOS_KEY",
     "redis": "start Redis on 127.0.0.1:6379 or set TEST_REDIS_URL",
+    "rabbitmq": "start RabbitMQ on 127.0.0.1:5672 (user guest, password guest) or set "
+    "TEST_AMQP_URL",
+    "private rabbitmq": "install rabbitmq-server (rabbitmq-server and rabbitmqctl): the tests "
+    "start a RabbitMQ node of their own on free ports",
 }
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SQL_BACKENDS = ("sqlite", "postgresql", "mariadb")
 BACKENDS = (*SQL_BACKENDS, "cosmos")
 REQUIRED_IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -12,14 +12,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
+import pika
+import pika.exceptions
 import pytest
 import time_machine
 from werkzeug.serving import make_server
 
-from tests.backends import BACKENDS, create_cosmos_database, create_database, unavailable
+from tests.backends import (
+    AMQP_URL,
+    BACKENDS,
+    create_cosmos_database,
+    create_database,
+    unavailable,
+)
 from tests.clocks import CLOCKS
 from tests.cosmos_emulator import Emulator, EmulatorUnavailable, start_emulator
 from tests.private_mariadb import PrivateMariaDB, PrivateMariaDBUnavailable, private_mariadb
+from tests.private_rabbitmq import PrivateRabbitMQ, PrivateRabbitMQUnavailable
 from time_tracker_api import create_app
 from time_tracker_api.config import TEST_JWT_SECRET, config_for_tests
 
@@ -62,6 +71,59 @@ def private_mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         unavailable("private mariadb", error)
     with stack:
         yield server
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """The shared RabbitMQ (TEST_AMQP_URL, or the local one on 5672), reached once."""
+    parameters = pika.URLParameters(AMQP_URL)
+    parameters.socket_timeout = parameters.stack_timeout = 5
+    parameters.connection_attempts = 1
+    try:
+        pika.BlockingConnection(parameters).close()
+    except (pika.exceptions.AMQPError, OSError) as error:
+        # pika's connection errors say nothing in str(): their repr names the cause.
+        unavailable("rabbitmq", ConnectionError(repr(error)))
+    return AMQP_URL
+
+
+@pytest.fixture
+def amqp_exchange(amqp_url: str) -> Iterator[str]:
+    """An exchange name of the test's own on the shared broker, deleted after the test."""
+    name = f"tt-test.{uuid.uuid4().hex[:12]}"
+    yield name
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        connection.channel().exchange_delete(name)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def private_rabbitmq_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRabbitMQ]:
+    """A RabbitMQ node of the session's own on free ports, stopped at the end."""
+    try:
+        node = PrivateRabbitMQ(tmp_path_factory.mktemp("rabbitmq"))
+    except PrivateRabbitMQUnavailable as error:
+        unavailable("private rabbitmq", error)
+    try:
+        node.start()
+    except PrivateRabbitMQUnavailable as error:
+        node.kill()
+        unavailable("private rabbitmq", error)
+    try:
+        yield node
+    finally:
+        node.stop()
+        node.kill()
+
+
+@pytest.fixture
+def private_rabbitmq(private_rabbitmq_node: PrivateRabbitMQ) -> PrivateRabbitMQ:
+    """The session's private RabbitMQ node, running when the test starts; the test may
+    `stop()` and `start()` it (a broker restart) and connect with its `url`."""
+    private_rabbitmq_node.start()
+    return private_rabbitmq_node
 
 
 @pytest.fixture(scope="session")

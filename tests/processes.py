@@ -32,7 +32,7 @@ PRODUCT_VARIABLES = (
     "RATE_LIMIT_STORAGE_URI",
     "SQL_DATABASE_URI",
 )
-PRODUCT_PREFIXES = ("DATABASE_", "JWT_", "FLASK_")
+PRODUCT_PREFIXES = ("DATABASE_", "JWT_", "FLASK_", "AMQP_", "WEBHOOKS_")
 
 
 def clean_env(instance_path: Path, **variables: str) -> dict[str, str]:

@@ -67,6 +67,7 @@ PROVIDED_BY = {
     "pyodbc": "pyodbc",
     "standardwebhooks": "standardwebhooks",
     "urllib3": "urllib3",
+    "pika": "pika",
 }
 LIST_FUNCTIONS = """
 import importlib.util, json, os

@@ -1,0 +1,1 @@
+"""Messaging adapters that carry change events out of the process (AMQP)."""
