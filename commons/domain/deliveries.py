@@ -193,7 +193,8 @@ def fan_out(
             type_,
             body,
             next_attempt_at=now,
-            created_at=now,
+            # When the change happened: due together, deliveries go in the order of changes.
+            created_at=event.date,
         )
         for sink in sinks
     ]

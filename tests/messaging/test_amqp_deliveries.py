@@ -192,3 +192,23 @@ def test_without_amqp_nothing_is_queued_for_it(
         dispatcher.close()
     assert drain(amqp_url, queue) == []
     assert result.published == 0
+
+
+def test_changes_published_together_keep_their_order(
+    admin: Caller, amqp_url: str, amqp_exchange: str, amqp_dispatcher: Dispatcher
+):
+    queue = bind(amqp_url, amqp_exchange, f"{routing_word(admin.tenant_id)}.customer.*")
+    customer = admin.post("/customers", json={"name": "Acme"}).json["id"]
+    for number in range(5):
+        admin.put(f"/customers/{customer}", json={"description": f"Version {number}"})
+    admin.delete(f"/customers/{customer}")
+    dispatch(amqp_dispatcher)
+    payloads = [orjson.loads(body) for _, _, body in drain(amqp_url, queue)]
+    assert [p["type"] for p in payloads] == [
+        "customer.create",
+        *["customer.update"] * 5,
+        "customer.archive",
+    ]
+    assert [p["data"]["item"]["description"] for p in payloads[1:6]] == [
+        f"Version {number}" for number in range(5)
+    ]

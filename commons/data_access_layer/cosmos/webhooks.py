@@ -294,7 +294,7 @@ class CosmosDeliveryQueue:
             now=timestamp(now),
             amqp=AMQP_SINK,
         )
-        documents.sort(key=lambda d: (d["next_attempt_at"], d["id"]))
+        documents.sort(key=lambda d: (d["next_attempt_at"], d["created_at"], d["id"]))
         taken: dict[str, int] = {}
         hooks: dict[tuple[str, str], Webhook | None] = {}
         claimed: builtins.list[Claimed] = []

@@ -251,7 +251,9 @@ class SqlDeliveryQueue:
                     connection.execute(
                         sa.select(deliveries)
                         .where(condition)
-                        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                        .order_by(
+                            deliveries.c.next_attempt_at, deliveries.c.created_at, deliveries.c.id
+                        )
                         .limit(candidates)
                         .with_for_update(skip_locked=True)
                     )
