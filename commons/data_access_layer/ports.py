@@ -215,8 +215,9 @@ class DeliveryQueue(Protocol):
         webhooks that are enabled, none to the webhooks `busy`, at most `per_sink` to one.
         Deliveries to a webhook disabled or deleted meanwhile fail instead."""
 
-    def succeeded(self, delivery: Delivery, attempt: Attempt | None, now: datetime) -> None:
-        """The sink took it: done; a webhook's failures since its last success are over."""
+    def succeeded(self, taken: Sequence[tuple[Delivery, Attempt]], now: datetime) -> None:
+        """Their webhooks took these deliveries (each with its attempt): done; those webhooks'
+        failures since their last success are over."""
 
     def failed(
         self,

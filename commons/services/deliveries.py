@@ -15,8 +15,9 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 WORKERS = 16
 PER_WEBHOOK = 4
+BACKLOG_PER_WEBHOOK = 8 * PER_WEBHOOK
 AMQP_BATCH = 500
 USER_AGENT = "TimeTracker-Webhooks/1"
 Clock = Callable[[], datetime]
@@ -98,15 +100,20 @@ class Dispatcher:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self.workers = workers
         self.http = urllib3.PoolManager(num_pools=64, maxsize=per_webhook, retries=False)
-        self._lock = threading.Lock()
+        # Claimed deliveries waiting for a free worker, per webhook: claimed ahead, at most
+        # BACKLOG_PER_WEBHOOK each, so that the queue is asked once for many sends (and a
+        # claim's lease outlasts the wait even for a receiver timing out every time).
+        self._backlog: dict[str, deque[Claimed]] = {}
         self._in_flight: dict[str, int] = {}  # webhook id → deliveries being sent
-        self._futures: set[Future[bool]] = set()
+        self._futures: set[Future[tuple[Claimed, Attempt]]] = set()
+        self._drained = False  # the last claim found nothing more due
 
     @property
     def amqp(self) -> bool:
         return self.publisher is not None
 
     def close(self) -> None:
+        self.finish(Round())
         self.pool.shutdown(wait=True)
         self.http.clear()
         if self.publisher is not None:
@@ -121,61 +128,96 @@ class Dispatcher:
         result = Round()
         if self.amqp:
             self.publish_due(result)
-        # Whenever a send ends, the room it leaves goes to what is due: a slow webhook holds up
+        self._drained = False
+        # Whenever sends end, the room they leave goes to what is due: a slow webhook holds up
         # its own deliveries only.
-        while self.start_webhooks(result) or self._futures:
-            self.wait(result, every=False, timeout=None)
-        return result
+        while True:
+            self.start_webhooks()
+            if not self._futures:
+                return result
+            self.collect(result, timeout=None)
 
-    def start_webhooks(self, result: Round) -> int:
-        """Start sending the due webhook deliveries there is room for; how many started."""
-        with self._lock:
-            room = self.workers - len(self._futures)
-            busy = [hook for hook, count in self._in_flight.items() if count >= self.per_webhook]
-        if room <= 0:
-            return 0
-        claimed = self.storage.deliveries.claim(
-            self.clock(), room, False, busy=busy, per_sink=self.per_webhook
+    def start_webhooks(self) -> int:
+        """Claim due webhook deliveries when few are left waiting, and start sending those
+        there is room for; how many started."""
+        waiting = sum(len(backlog) for backlog in self._backlog.values())
+        running_dry = not self._backlog or any(
+            len(backlog) < self.per_webhook for backlog in self._backlog.values()
         )
-        for one in claimed:
-            with self._lock:
-                self._in_flight[one.delivery.sink] = self._in_flight.get(one.delivery.sink, 0) + 1
-                future = self.pool.submit(self._send_and_record, one)
-                self._futures.add(future)
-        return len(claimed)
+        if waiting < self.workers and running_dry and not self._drained:
+            # A webhook with enough waiting to keep it busy gets no more for now.
+            busy = [s for s, backlog in self._backlog.items() if len(backlog) >= self.per_webhook]
+            claimed = self.storage.deliveries.claim(
+                self.clock(), self.workers * 2, False, busy=busy, per_sink=BACKLOG_PER_WEBHOOK
+            )
+            self._drained = not claimed and not busy
+            for one in claimed:
+                self._backlog.setdefault(one.delivery.sink, deque()).append(one)
+        started = 0
+        for sink, backlog in list(self._backlog.items()):
+            while backlog and len(self._futures) < self.workers:
+                if self._in_flight.get(sink, 0) >= self.per_webhook:
+                    break
+                self._in_flight[sink] = self._in_flight.get(sink, 0) + 1
+                self._futures.add(self.pool.submit(self._send, backlog.popleft()))
+                started += 1
+            if not backlog:
+                del self._backlog[sink]
+        return started
 
-    def wait(self, result: Round, every: bool, timeout: float | None = 0) -> None:
-        """Collect the outcomes of sends: every running one's (`every`), else those done within
-        `timeout` seconds (None: until the first is)."""
-        with self._lock:
-            futures = set(self._futures)
-        if not futures:
+    def collect(self, result: Round, timeout: float | None = 0) -> None:
+        """Record the outcomes of the sends that ended within `timeout` seconds (None: once one
+        has), the successes together."""
+        if not self._futures:
             return
-        done, _ = wait(
-            futures, timeout=timeout, return_when=ALL_COMPLETED if every else FIRST_COMPLETED
-        )
+        done, _ = wait(self._futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        taken: list[tuple[Delivery, Attempt]] = []
         for future in done:
-            with self._lock:
-                self._futures.discard(future)
-            try:
-                taken = future.result()
-            except Exception as error:  # noqa: BLE001 - recording failed: the lease retries it
-                logger.warning("A webhook delivery's outcome could not be recorded: %s", error)
-                result.errors.append(describe(error))
+            self._futures.discard(future)
+            claimed, attempt = future.result()
+            self._in_flight[claimed.delivery.sink] -= 1
+            if not self._in_flight[claimed.delivery.sink]:
+                del self._in_flight[claimed.delivery.sink]
+            if attempt.succeeded:
+                taken.append((claimed.delivery, attempt))
                 continue
-            if taken:
-                result.sent += 1
-            else:
-                result.failed += 1
+            result.failed += 1
+            self._record_failure(claimed.delivery, attempt, result)
+        if taken:
+            try:
+                self.storage.deliveries.succeeded(taken, self.clock())
+            except Exception as error:  # noqa: BLE001 - unrecorded: sent again after the lease
+                logger.warning("Deliveries taken could not be recorded: %s", describe(error))
+                result.errors.append(describe(error))
+                return
+            result.sent += len(taken)
+
+    def _record_failure(self, delivery: Delivery, attempt: Attempt, result: Round) -> None:
+        logger.info(
+            "Webhook %s: delivery of %s failed (attempt %d): %s",
+            delivery.sink,
+            delivery.event_id,
+            delivery.attempts + 1,
+            attempt.error,
+        )
+        now = self.clock()
+        try:
+            self.storage.deliveries.failed(
+                delivery, attempt, attempt.next_attempt_at, now, now - DISABLE_AFTER
+            )
+        except Exception as error:  # noqa: BLE001 - unrecorded: tried again after the lease
+            logger.warning("A failed delivery could not be recorded: %s", describe(error))
+            result.errors.append(describe(error))
 
     def step(self, result: Round) -> int:
         """One round of following: publish what is due to AMQP, start the webhook deliveries
-        there is room for, and count those that ended meanwhile; never waits on a webhook.
+        there is room for, and record those that ended meanwhile; never waits on a webhook.
         Returns how many started."""
         if self.amqp:
             self.publish_due(result)
-        started = self.start_webhooks(result)
-        self.wait(result, every=False, timeout=0.05 if started else 0)
+        self._drained = False
+        started = self.start_webhooks()
+        self.collect(result, timeout=0.05 if started else 0)
         return started
 
     def follow(self, stop: threading.Event, interval: float = 1.0, batch_size: int = 100) -> None:
@@ -192,18 +234,19 @@ class Dispatcher:
                 logger.info("%s", summary(result))
             if not started and not result.total:
                 stop.wait(interval)
-        self.wait(Round(), every=True)
+        self.finish(Round())
 
-    def _send_and_record(self, claimed: Claimed) -> bool:
-        try:
-            attempt = self.send(claimed)
-            self.record(claimed.delivery, attempt)
-            return attempt.succeeded
-        finally:
-            with self._lock:
-                self._in_flight[claimed.delivery.sink] -= 1
-                if not self._in_flight[claimed.delivery.sink]:
-                    del self._in_flight[claimed.delivery.sink]
+    def finish(self, result: Round) -> None:
+        """Send what was claimed and wait for every outcome, claiming nothing more."""
+        self._drained = True
+        while True:
+            self.start_webhooks()
+            if not self._futures:
+                return
+            self.collect(result, timeout=None)
+
+    def _send(self, claimed: Claimed) -> tuple[Claimed, Attempt]:
+        return claimed, self.send(claimed)
 
     def send(self, claimed: Claimed) -> Attempt:
         """One signed POST of the delivery to its webhook; what it came to."""
@@ -282,21 +325,6 @@ class Dispatcher:
         finally:
             response.release_conn()
         return int(response.status)
-
-    def record(self, delivery: Delivery, attempt: Attempt) -> None:
-        queue = self.storage.deliveries
-        now = self.clock()
-        if attempt.succeeded:
-            queue.succeeded(delivery, attempt, now)
-            return
-        logger.info(
-            "Webhook %s: delivery of %s failed (attempt %d): %s",
-            delivery.sink,
-            delivery.event_id,
-            delivery.attempts + 1,
-            attempt.error,
-        )
-        queue.failed(delivery, attempt, attempt.next_attempt_at, now, now - DISABLE_AFTER)
 
     def publish_due(self, result: Round) -> None:
         """Publish the due AMQP deliveries, batch after batch, until none is left or the broker

@@ -378,12 +378,15 @@ class CosmosDeliveryQueue:
                 continue
         return None
 
-    def succeeded(self, delivery: Delivery, attempt: Attempt | None, now: datetime) -> None:
-        if attempt is not None:
+    def succeeded(self, taken: Sequence[tuple[Delivery, Attempt]], now: datetime) -> None:
+        for delivery, attempt in taken:
             self.deliveries.upsert_item(_attempt_document(attempt))
-        self._finish(delivery, status=DONE, ttl=DONE_TTL_SECONDS)
-        if delivery.sink != AMQP_SINK:
-            self._webhook_failing(delivery, None, now)
+            self._finish(delivery, status=DONE, ttl=DONE_TTL_SECONDS)
+        seen = set()
+        for delivery, _ in taken:
+            if (delivery.tenant_id, delivery.sink) not in seen:
+                seen.add((delivery.tenant_id, delivery.sink))
+                self._webhook_failing(delivery, None, now)
 
     def failed(
         self,

@@ -292,26 +292,29 @@ class SqlDeliveryQueue:
         found = connection.execute(sa.select(webhooks).where(webhooks.c.id.in_(ids))).mappings()
         return {(row["tenant_id"], row["id"]): _webhook(row) for row in found}
 
-    def succeeded(self, delivery: Delivery, attempt: Attempt | None, now: datetime) -> None:
+    def succeeded(self, taken: Sequence[tuple[Delivery, Attempt]], now: datetime) -> None:
+        if not taken:
+            return
         with self.engine.begin() as connection:
-            if attempt is not None:
-                connection.execute(sa.insert(attempts).values(_attempt_values(attempt)))
+            connection.execute(
+                sa.insert(attempts), [_attempt_values(attempt) for _, attempt in taken]
+            )
             connection.execute(
                 sa.update(deliveries)
-                .where(deliveries.c.id == delivery.id)
+                .where(deliveries.c.id.in_([delivery.id for delivery, _ in taken]))
                 .values(
                     status=DONE,
-                    attempts=delivery.attempts + 1,
+                    attempts=deliveries.c.attempts + 1,
                     done_at=now,
                     claimed_until=None,
                 )
             )
-            if delivery.sink != AMQP_SINK:
+            for tenant_id, sink in sorted({(d.tenant_id, d.sink) for d, _ in taken}):
                 connection.execute(
                     sa.update(webhooks)
                     .where(
-                        webhooks.c.tenant_id == delivery.tenant_id,
-                        webhooks.c.id == delivery.sink,
+                        webhooks.c.tenant_id == tenant_id,
+                        webhooks.c.id == sink,
                         webhooks.c.failing_since.is_not(None),
                     )
                     .values(failing_since=None)
