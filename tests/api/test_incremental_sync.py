@@ -309,6 +309,7 @@ SYNCED_LISTS = ["/time-entries", "/time-entries/paginated", "/customers", "/tech
     "value",
     [
         "yesterday",
+        "true",
         "2026-03-01",  # a date: a sync asks for an instant
         "2026-03-01T00:00:00",  # no offset
         "2026-03-01T00:00:00%2B25:00",
@@ -331,7 +332,10 @@ def test_an_updated_since_that_is_no_date_time_with_offset_is_400(admin, path, v
 
 
 @pytest.mark.parametrize("path", SYNCED_LISTS)
-@pytest.mark.parametrize("value", ["1", "yes", "TRUE", "", "null", "%00", "true%00", "9" * 400])
+@pytest.mark.parametrize(
+    "value",
+    ["1", "yes", "TRUE", "", "null", "%00", "true%00", "9" * 400, "2026-03-01T00:00:00Z"],
+)
 def test_include_deleted_is_true_or_false(admin, path, value):
     assert_error(admin.get(f"{path}?include_deleted={value}"), 400, "include_deleted")
 

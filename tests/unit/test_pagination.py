@@ -25,6 +25,8 @@ MOMENT = datetime(2026, 3, 10, 9, 0, 0, 123456, tzinfo=UTC)
         Position(MOMENT, "3f1c2b8e-6a4d-4e0f-9b7a-2d5e8c1f0a93"),
         Position(datetime(1900, 1, 1, tzinfo=UTC), "a"),
         Position(datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "é|😀" * 16),
+        Position(MOMENT, "3f1c2b8e-6a4d-4e0f-9b7a-2d5e8c1f0a93", by_update=True),
+        Position(datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "é|😀" * 16, True),
     ],
 )
 def test_a_cursor_gives_back_its_position(position):
@@ -33,6 +35,14 @@ def test_a_cursor_gives_back_its_position(position):
     assert decode_cursor(cursor) == position
     assert len(cursor) <= MAX_CURSOR_LENGTH
     assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_a_sync_cursor_is_not_the_newest_first_cursor_of_the_same_row():
+    newest, synced = Position(MOMENT, "x"), Position(MOMENT, "x", by_update=True)
+
+    assert encode_cursor(newest) != encode_cursor(synced)
+    assert not decode_cursor(encode_cursor(newest)).by_update
+    assert decode_cursor(encode_cursor(synced)).by_update
 
 
 def test_a_cursor_holds_its_moment_in_utc():
