@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 WORKERS = 16
 PER_WEBHOOK = 4
 BACKLOG_PER_WEBHOOK = 8 * PER_WEBHOOK
+# Successes are recorded this many at a time, or this long after the first of them at most.
+RECORD_BATCH = 100
+RECORD_WITHIN_SECONDS = 0.5
 AMQP_BATCH = 500
 USER_AGENT = "TimeTracker-Webhooks/1"
 Clock = Callable[[], datetime]
@@ -107,6 +110,8 @@ class Dispatcher:
         self._in_flight: dict[str, int] = {}  # webhook id → deliveries being sent
         self._futures: set[Future[tuple[Claimed, Attempt]]] = set()
         self._drained = False  # the last claim found nothing more due
+        self._taken: list[tuple[Delivery, Attempt]] = []  # successes not yet recorded
+        self._taken_since = 0.0
 
     @property
     def amqp(self) -> bool:
@@ -134,6 +139,7 @@ class Dispatcher:
         while True:
             self.start_webhooks()
             if not self._futures:
+                self.collect(result)  # the successes still unrecorded
                 return result
             self.collect(result, timeout=None)
 
@@ -166,12 +172,13 @@ class Dispatcher:
         return started
 
     def collect(self, result: Round, timeout: float | None = 0) -> None:
-        """Record the outcomes of the sends that ended within `timeout` seconds (None: once one
-        has), the successes together."""
-        if not self._futures:
-            return
-        done, _ = wait(self._futures, timeout=timeout, return_when=FIRST_COMPLETED)
-        taken: list[tuple[Delivery, Attempt]] = []
+        """Take the outcomes of the sends that ended within `timeout` seconds (None: once one
+        has): failures are recorded at once, successes together, RECORD_BATCH at a time or
+        when nothing is being sent any more."""
+        if self._futures:
+            done, _ = wait(self._futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        else:
+            done = set()
         for future in done:
             self._futures.discard(future)
             claimed, attempt = future.result()
@@ -179,11 +186,18 @@ class Dispatcher:
             if not self._in_flight[claimed.delivery.sink]:
                 del self._in_flight[claimed.delivery.sink]
             if attempt.succeeded:
-                taken.append((claimed.delivery, attempt))
+                if not self._taken:
+                    self._taken_since = time.monotonic()
+                self._taken.append((claimed.delivery, attempt))
                 continue
             result.failed += 1
             self._record_failure(claimed.delivery, attempt, result)
-        if taken:
+        if self._taken and (
+            len(self._taken) >= RECORD_BATCH
+            or not self._futures
+            or time.monotonic() - self._taken_since > RECORD_WITHIN_SECONDS
+        ):
+            taken, self._taken = self._taken, []
             try:
                 self.storage.deliveries.succeeded(taken, self.clock())
             except Exception as error:  # noqa: BLE001 - unrecorded: sent again after the lease
@@ -242,6 +256,7 @@ class Dispatcher:
         while True:
             self.start_webhooks()
             if not self._futures:
+                self.collect(result)  # the successes still unrecorded
                 return
             self.collect(result, timeout=None)
 
