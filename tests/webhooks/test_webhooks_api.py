@@ -268,6 +268,9 @@ def test_the_swagger_document_describes_the_webhooks(client: Any):
         definitions["DeliveryAttempt"]["properties"]
     )
     assert "time_entry" in definitions["WebhookInput"]["properties"]["events"]["description"]
+    assert set(definitions["WebhookInput"]["required"]) == {"url", "events"}
+    assert "required" not in definitions["WebhookUpdate"]  # a change names what changes
+    assert definitions["Webhook"]["properties"]["failing_since"].get("x-nullable") is True
     tag = next(tag for tag in document["tags"] if tag["name"] == "webhooks")
     assert "webhook-signature" in tag["description"]
 
@@ -296,3 +299,11 @@ def test_parse_url_refuses_control_characters_and_bad_ports():
     for url in ("https://a.example:99999/", "https://a.example/\u200b", "https://\t/"):
         with pytest.raises(ValidationFailed):
             parse_url(url, allow_private=False)
+
+
+def test_a_change_names_only_what_changes(admin: Caller):
+    hook = subscribe(admin, PUBLIC_IP_URL, ["customer.*"])
+    changed = admin.put(f"/webhooks/{hook['id']}", json={"description": "Only this"})
+    assert changed.status_code == 200, changed.json
+    assert changed.json["events"] == ["customer.*"]
+    assert changed.json["description"] == "Only this"

@@ -22,6 +22,7 @@ from commons.services import webhooks
 from time_tracker_api.context import principal, storage
 from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import (
+    NullableDateTime,
     NullableInteger,
     NullableString,
     count_argument,
@@ -51,14 +52,21 @@ ns = Namespace(
     f"whose deliveries succeeded for {DISABLE_AFTER.days} days is disabled.",
 )
 
-EVENTS_FIELD = fields.List(
-    fields.String(max_length=64),
-    min_items=1,
-    max_items=MAX_PATTERNS,
-    description="Event types `<container>.<action>` to send, either part may be `*`, or `*` "
-    f"for all. Containers: {', '.join(CONTAINERS)}; actions: {', '.join(ACTIONS)}",
-    example=["time_entry.*", "project.archive"],
-)
+EVENT_PATTERN = rf"^(\*|(\*|{'|'.join(CONTAINERS)})\.(\*|{'|'.join(ACTIONS)}))$"
+
+
+def events_field(required: bool) -> fields.List:
+    return fields.List(
+        fields.String(max_length=64, pattern=EVENT_PATTERN),
+        required=required,
+        min_items=1,
+        max_items=MAX_PATTERNS,
+        description="Event types `<container>.<action>` to send, either part may be `*`, or "
+        f"`*` for all. Containers: {', '.join(CONTAINERS)}; actions: {', '.join(ACTIONS)}",
+        example=["time_entry.*", "project.archive"],
+    )
+
+
 webhook_input = ns.model(
     "WebhookInput",
     {
@@ -66,18 +74,17 @@ webhook_input = ns.model(
             required=True,
             max_length=URL_MAX_LENGTH,
             description="Where to POST the events: https, on a public address",
-            example="https://hooks.example.com/time-tracker",
+            example="https://93.184.215.14/time-tracker",
         ),
-        "events": EVENTS_FIELD,
+        "events": events_field(required=True),
         "description": NullableString(max_length=DESCRIPTION_MAX_LENGTH),
     },
 )
-webhook_input["events"].required = True
 webhook_update = ns.model(
     "WebhookUpdate",
     {
         "url": fields.String(max_length=URL_MAX_LENGTH, description="A new URL"),
-        "events": EVENTS_FIELD,
+        "events": events_field(required=False),
         "description": NullableString(max_length=DESCRIPTION_MAX_LENGTH),
         "enabled": fields.Boolean(
             description="false stops deliveries; true resumes a disabled webhook with its "
@@ -96,7 +103,7 @@ webhook = ns.model(
         "disabled_reason": NullableString(
             readonly=True, description="Why it is disabled; null while enabled"
         ),
-        "failing_since": fields.DateTime(
+        "failing_since": NullableDateTime(
             readonly=True, description="Since when its deliveries fail; null when none does"
         ),
         "created_at": fields.DateTime(readonly=True),
@@ -132,7 +139,7 @@ attempt = ns.model(
         ),
         "duration_ms": fields.Integer(readonly=True),
         "error": NullableString(readonly=True, description="Why it failed; null on success"),
-        "next_attempt_at": fields.DateTime(
+        "next_attempt_at": NullableDateTime(
             readonly=True, description="When it is tried again; null when it is not"
         ),
     },
