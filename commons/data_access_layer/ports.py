@@ -236,6 +236,10 @@ class DeliveryQueue(Protocol):
     def pending(self, now: datetime) -> tuple[int, int]:
         """How many deliveries are due now, and how many wait for a later attempt."""
 
+    def purge(self, before: datetime) -> int:
+        """Forget the deliveries done or given up on, and the attempts made, before `before`;
+        how many deliveries went (Cosmos DB's time to live does this by itself)."""
+
 
 class IdempotencyRepository(Protocol):
     """Idempotency keys. Claims (`add`, `replace`, `release`) take effect at once on Cosmos DB

@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 WORKERS = 16
 PER_WEBHOOK = 4
 BACKLOG_PER_WEBHOOK = 8 * PER_WEBHOOK
+# Deliveries done or given up on, and attempts, are kept this long (`GET .../deliveries`).
+KEEP_DELIVERIES = timedelta(days=30)
+PURGE_EVERY_SECONDS = 3600.0
 # Successes are recorded this many at a time, or this long after the first of them at most.
 RECORD_BATCH = 100
 RECORD_WITHIN_SECONDS = 0.5
@@ -112,6 +115,7 @@ class Dispatcher:
         self._drained = False  # the last claim found nothing more due
         self._taken: list[tuple[Delivery, Attempt]] = []  # successes not yet recorded
         self._taken_since = 0.0
+        self._purged_at: float | None = None
 
     @property
     def amqp(self) -> bool:
@@ -128,9 +132,20 @@ class Dispatcher:
         """Record the due changes' audit events and queue their deliveries."""
         return self.storage.dispatch_changes(batch_size, amqp=self.amqp)
 
+    def purge(self) -> None:
+        """Forget old deliveries and attempts, at most once every PURGE_EVERY_SECONDS."""
+        if self._purged_at is not None and time.monotonic() - self._purged_at < PURGE_EVERY_SECONDS:
+            return
+        self._purged_at = time.monotonic()
+        try:
+            self.storage.deliveries.purge(self.clock() - KEEP_DELIVERIES)
+        except Exception as error:  # noqa: BLE001 - tried again at the next purge
+            logger.warning("Old deliveries could not be purged: %s", describe(error))
+
     def run_once(self) -> Round:
         """Send every delivery due now and wait for their outcomes."""
         result = Round()
+        self.purge()
         if self.amqp:
             self.publish_due(result)
         self._drained = False
@@ -227,6 +242,7 @@ class Dispatcher:
         """One round of following: publish what is due to AMQP, start the webhook deliveries
         there is room for, and record those that ended meanwhile; never waits on a webhook.
         Returns how many started."""
+        self.purge()
         if self.amqp:
             self.publish_due(result)
         self._drained = False

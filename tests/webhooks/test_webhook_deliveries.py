@@ -371,3 +371,33 @@ def test_a_url_that_resolves_to_a_private_address_is_refused_when_it_is_sent(
     [attempt] = attempts(admin, hook)
     assert attempt["response_status"] is None
     assert "http" in attempt["error"] or "private" in attempt["error"]
+
+
+def test_deliveries_and_attempts_are_forgotten_after_thirty_days(
+    admin: Caller, storage: Any, dispatcher: Dispatcher, moving_clock: MovingClock
+):
+    with receiving(statuses=[500, 204]) as receiver:
+        hook = subscribe(admin, receiver.url)
+        admin.post("/activities", json={"name": "Design"})
+        deliver(storage, dispatcher)
+        moving_clock.advance(seconds=10)
+        deliver(storage, dispatcher)
+        receiver.wait_for(2)
+    assert len(attempts(admin, hook)) == 2
+    assert storage.deliveries.purge(moving_clock() - timedelta(days=30)) == 0
+    assert len(attempts(admin, hook)) == 2
+    storage.deliveries.purge(moving_clock() + timedelta(seconds=1))
+    if getattr(storage, "engine", None) is not None:
+        assert attempts(admin, hook) == []
+        return
+    # Cosmos DB: each done delivery and attempt expires by itself after thirty days.
+    documents = storage.database.get_container_client("delivery").query_items(
+        "SELECT c.type, c.status, c.ttl FROM c WHERE c.tenant_id = @tenant",
+        parameters=[{"name": "@tenant", "value": admin.tenant_id}],
+        partition_key=admin.tenant_id,
+    )
+    assert sorted((d["type"], d.get("status"), d["ttl"]) for d in documents) == [
+        ("attempt", None, 30 * 24 * 3600),
+        ("attempt", None, 30 * 24 * 3600),
+        ("delivery", "done", 30 * 24 * 3600),
+    ]

@@ -447,3 +447,6 @@ class CosmosDeliveryQueue:
         moment = timestamp(now) or ""
         due = sum(1 for document in counted if document["next_attempt_at"] <= moment)
         return due, len(counted) - due
+
+    def purge(self, before: datetime) -> int:
+        return 0  # done deliveries and attempts carry a time to live

@@ -395,6 +395,16 @@ class SqlDeliveryQueue:
         pending, due_now = int(counted[0] or 0), int(counted[1] or 0)
         return due_now, pending - due_now
 
+    def purge(self, before: datetime) -> int:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(attempts).where(attempts.c.attempted_at < before))
+            gone = connection.execute(
+                sa.delete(deliveries).where(
+                    deliveries.c.status.in_((DONE, FAILED)), deliveries.c.done_at < before
+                )
+            )
+        return int(gone.rowcount or 0)
+
 
 def _fair_share(
     rows: Sequence[Mapping[Any, Any]], limit: int, per_sink: int | None
