@@ -104,6 +104,7 @@ class Dispatcher:
 
             self.publisher = AmqpPublisher(settings.amqp_url, settings.amqp_exchange)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amqp-marks")
         self.workers = workers
         self.http = urllib3.PoolManager(num_pools=64, maxsize=per_webhook, retries=False)
         # Claimed deliveries waiting for a free worker, per webhook: claimed ahead, at most
@@ -124,6 +125,7 @@ class Dispatcher:
     def close(self) -> None:
         self.finish(Round())
         self.pool.shutdown(wait=True)
+        self._marker.shutdown(wait=True)
         self.http.clear()
         if self.publisher is not None:
             self.publisher.close()
@@ -364,36 +366,53 @@ class Dispatcher:
 
         assert self.publisher is not None
         queue = self.storage.deliveries
-        while True:
-            claimed = queue.claim(self.clock(), AMQP_BATCH, True)
-            if not claimed:
-                return
-            deliveries = [one.delivery for one in claimed]
-            messages = [
-                Message(
-                    routing_key=routing_key(delivery.tenant_id, *_container_action(delivery)),
-                    body=delivery.body.encode("utf-8"),
-                    message_id=delivery.event_id,
-                    type=delivery.event_type,
-                    timestamp=delivery.created_at or self.clock(),
-                )
-                for delivery in deliveries
-            ]
-            try:
-                self.publisher.publish(messages)
-            except PublishFailed as error:
-                confirmed = deliveries[: error.confirmed]
-                queue.published(confirmed, self.clock())
-                result.published += len(confirmed)
-                rest = deliveries[error.confirmed :]
-                self._unpublished(rest, error)
-                result.unpublished += len(rest)
-                result.errors.append(f"AMQP: {describe(error.cause or error)}")
-                return
-            queue.published(deliveries, self.clock())
-            result.published += len(deliveries)
-            if len(claimed) < AMQP_BATCH:
-                return
+        # Marking a confirmed batch published overlaps with claiming and publishing the next.
+        marking: Future[None] | None = None
+        try:
+            while True:
+                claimed = queue.claim(self.clock(), AMQP_BATCH, True)
+                if not claimed:
+                    return
+                deliveries = [one.delivery for one in claimed]
+                messages = [
+                    Message(
+                        routing_key=routing_key(delivery.tenant_id, *_container_action(delivery)),
+                        body=delivery.body.encode("utf-8"),
+                        message_id=delivery.event_id,
+                        type=delivery.event_type,
+                        timestamp=delivery.created_at or self.clock(),
+                    )
+                    for delivery in deliveries
+                ]
+                try:
+                    self.publisher.publish(messages)
+                except PublishFailed as error:
+                    confirmed = deliveries[: error.confirmed]
+                    queue.published(confirmed, self.clock())
+                    result.published += len(confirmed)
+                    rest = deliveries[error.confirmed :]
+                    self._unpublished(rest, error)
+                    result.unpublished += len(rest)
+                    result.errors.append(f"AMQP: {describe(error.cause or error)}")
+                    return
+                self._marked(marking, result)
+                marking = self._marker.submit(queue.published, deliveries, self.clock())
+                result.published += len(deliveries)
+                if len(claimed) < AMQP_BATCH:
+                    return
+        finally:
+            self._marked(marking, result)
+
+    @staticmethod
+    def _marked(marking: Future[None] | None, result: Round) -> None:
+        """Wait for a batch's marking; one that failed is published again after the lease."""
+        if marking is None:
+            return
+        try:
+            marking.result()
+        except Exception as error:  # noqa: BLE001 - the lease hands it to a later dispatch
+            logger.warning("Published deliveries could not be marked: %s", describe(error))
+            result.errors.append(describe(error))
 
     def _unpublished(self, deliveries: Sequence[Delivery], error: Exception) -> None:
         logger.warning("%d AMQP deliveries not confirmed: %s", len(deliveries), error)

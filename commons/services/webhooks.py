@@ -33,7 +33,7 @@ from commons.services import idempotency
 # A host name must resolve within this, or the URL is refused.
 RESOLVE_TIMEOUT_SECONDS = 3.0
 Resolver = Callable[[str, int], list[str]]
-_resolving = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+_resolving = ThreadPoolExecutor(max_workers=16, thread_name_prefix="webhook-dns")
 
 
 def resolve(host: str, port: int) -> list[str]:
