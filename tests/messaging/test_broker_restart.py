@@ -11,19 +11,22 @@ import uuid
 import pika
 import pytest
 
-from commons.messaging.amqp import AmqpPublisher, PublishFailed, listen
+from commons.messaging.amqp import AmqpPublisher, PublishFailed
 from tests.messaging.test_amqp import event
 
 EXCHANGE = "time_tracker.events"
 
 
-def bound_queue(url: str) -> str:
+def bound_queue(url: str, quorum: bool = False) -> str:
+    """A durable queue bound to every event; a quorum queue (a replicated log, which recovers
+    from a crash at any point) when `quorum`."""
     name = f"tt-test.{uuid.uuid4().hex[:12]}"
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
         channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
-        channel.queue_declare(name, durable=True)
+        arguments = {"x-queue-type": "quorum"} if quorum else None
+        channel.queue_declare(name, durable=True, arguments=arguments)
         channel.queue_bind(name, EXCHANGE, routing_key="#")
     finally:
         connection.close()
@@ -125,7 +128,9 @@ def test_a_broker_that_stops_confirming_fails_the_batch_after_the_confirm_timeou
 
 
 def test_the_messages_confirmed_before_a_crash_mid_batch_are_on_disk_after_it(private_rabbitmq):
-    queue = bound_queue(private_rabbitmq.url)
+    # A classic queue killed mid-write may not recover its index (RabbitMQ 3.10 fails to start
+    # then, seen here): the broker's confirms are what is tested, on the queue type for that.
+    queue = bound_queue(private_rabbitmq.url, quorum=True)
     publisher = AmqpPublisher(private_rabbitmq.url, EXCHANGE, connect_timeout=3)
     publisher.publish([event("tenant-a", "time_entry", "create")])  # connected, before the clock
     batch = [event("tenant-a", "time_entry", "stop") for _ in range(100_000)]
@@ -140,15 +145,15 @@ def test_the_messages_confirmed_before_a_crash_mid_batch_are_on_disk_after_it(pr
     assert 0 < confirmed < len(batch)
 
     private_rabbitmq.start()
-    stored: list[str] = []
-    listen(
-        private_rabbitmq.url,
-        EXCHANGE,
-        ["#"],
-        queue=queue,
-        count=1 + confirmed,
-        on_message=lambda delivery: stored.append(delivery.message_id or ""),
-        idle_timeout=10,
-    )
-    # What the broker confirmed survived the crash, in order: the caller may mark it delivered.
-    assert stored[1:] == [message.message_id for message in batch[:confirmed]]
+    deadline = time.monotonic() + 60
+    while True:  # the queue answers once its log is recovered
+        try:
+            stored = drain(private_rabbitmq.url, queue)
+            break
+        except pika.exceptions.AMQPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    # What the broker confirmed survived the crash, in order: the caller may mark it delivered
+    # (some of what it had not confirmed yet may be there too).
+    assert stored[1 : 1 + confirmed] == [message.message_id for message in batch[:confirmed]]
