@@ -47,16 +47,20 @@ summary_arguments = _arguments(
 )
 export_arguments = _arguments(("format", "csv (default) or xlsx; else the Accept header", None))
 
+GROUP_FIELDS = {
+    "key": fields.String(description="An id, a technology, or the day/week/month start"),
+    "name": fields.String(description="A name, an email, or the date, ISO week or month"),
+    "seconds": fields.Float(description="Time inside the group"),
+    "entries": fields.Integer(description="Entries with time in the group"),
+}
+sub_group = ns.model(
+    "ReportSubGroup",
+    {**GROUP_FIELDS, "groups": fields.List(fields.Raw, description="Always empty: two levels")},
+)
 group = ns.model(
     "ReportGroup",
-    {
-        "key": fields.String(description="An id, a technology, or the day/week/month start"),
-        "name": fields.String(description="A name, an email, or the date, ISO week or month"),
-        "seconds": fields.Float(description="Time inside the group"),
-        "entries": fields.Integer(description="Entries with time in the group"),
-    },
+    {**GROUP_FIELDS, "groups": fields.List(fields.Nested(sub_group), description="Sub-groups")},
 )
-group["groups"] = fields.List(fields.Nested(group), description="The sub-groups")
 report = ns.model(
     "ReportSummary",
     {
