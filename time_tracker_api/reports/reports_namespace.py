@@ -23,8 +23,8 @@ ns = Namespace("reports", description="Totals per customer, project, person or p
 FILTERS = (
     ("start_date", "First day (ISO 8601 date, or a date-time), required", "2026-06-01"),
     ("end_date", "Last day, inclusive (or an exclusive date-time), required", "2026-06-30"),
-    ("timezone", "An IANA time zone for days, weeks and months, e.g. Europe/Berlin", None),
-    ("timezone_offset", "Or an offset in minutes, JavaScript's sign (UTC-5 is 300)", None),
+    ("timezone", "An IANA time zone for days, weeks and months", "Europe/Berlin"),
+    ("timezone_offset", "Or an offset in minutes, JavaScript's sign (UTC-5 is 300)", "300"),
     ("user_id", "Admins: comma-separated user ids, or * for everyone", None),
     ("customer_id", "Only this customer's projects", None),
     ("project_id", "Only this project", None),
@@ -36,16 +36,18 @@ FILTERS = (
 
 def _arguments(*extra: tuple[str, str, str | None]) -> reqparse.RequestParser:
     parser = reqparse.RequestParser()
-    for name, help, _ in (*FILTERS, *extra):
+    for name, help, example in (*FILTERS, *extra):
         # Plain text: `report_filters` validates every value, in one place for both reports.
-        parser.add_argument(name, location="args", help=help)
+        described = f"{help}; e.g. {example}" if example else help
+        required = name in ("start_date", "end_date")
+        parser.add_argument(name, location="args", help=described, required=required)
     return parser
 
 
 summary_arguments = _arguments(
-    ("group_by", f"One or two of {', '.join(DIMENSIONS)}, comma-separated", None)
+    ("group_by", f"One or two of {', '.join(DIMENSIONS)}, comma-separated", "project,day")
 )
-export_arguments = _arguments(("format", "csv (default) or xlsx; else the Accept header", None))
+export_arguments = _arguments(("format", "csv (default) or xlsx; else the Accept header", "xlsx"))
 
 GROUP_FIELDS = {
     "key": fields.String(description="An id, a technology, or the day/week/month start"),
@@ -81,10 +83,7 @@ def _filters(parser: reqparse.RequestParser) -> ReportFilters:
 
 @ns.route("/summary")
 class Summary(Resource):
-    @ns.doc(
-        id="get_report_summary",
-        params={"start_date": {"example": "2026-06-01"}, "end_date": {"example": "2026-06-30"}},
-    )
+    @ns.doc(id="get_report_summary")
     @ns.expect(summary_arguments)
     @ns.response(400, "Bad filters or group_by")
     @ns.response(403, "user_id is for admins")
@@ -96,10 +95,7 @@ class Summary(Resource):
 
 @ns.route("/entries")
 class Entries(Resource):
-    @ns.doc(
-        id="export_report_entries",
-        params={"start_date": {"example": "2026-06-01"}, "end_date": {"example": "2026-06-30"}},
-    )
+    @ns.doc(id="export_report_entries")
     @ns.expect(export_arguments)
     @ns.produces([CSV, XLSX])
     @ns.response(200, "The rows, as a CSV or XLSX file")
