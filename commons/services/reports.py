@@ -18,10 +18,12 @@ from commons.domain.reports import (
     storage_groupings,
     summary_answer,
 )
+from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery, entry_position
 from commons.domain.time_windows import Window
 from commons.services.time_entries import STREAM_BATCH
 
+EVERY_RECORD = SyncQuery(include_deleted=True)
 CATALOG = {"customer": CUSTOMER, "project": PROJECT, "activity": ACTIVITY}
 
 
@@ -109,7 +111,9 @@ def _names(uow: UnitOfWork, tenant_id: str, keys: dict[str, set[Any]]) -> dict[s
     names: dict[str, dict[Any, str]] = {}
     for dimension, kind in CATALOG.items():
         if keys.get(dimension):
-            items = uow.catalog(kind).list(tenant_id, {"id": tuple(sorted(keys[dimension]))})
+            # As a sync list reads them: archived and deleted records still name old entries.
+            wanted = {"id": tuple(sorted(keys[dimension]))}
+            items = uow.catalog(kind).list(tenant_id, wanted, sync=EVERY_RECORD)
             names[dimension] = {item.id: item.name for item in items}
     if keys.get("user"):
         names["user"] = {

@@ -330,3 +330,13 @@ def test_another_tenants_ids_are_refused(admin, stranger, member, march):
         answer = summary(admin, start_date="2026-03-01", end_date="2026-03-31", **{name: value})
         assert answer.status_code == 400
         assert answer.json["code"] == "invalid_reference"
+
+
+def test_archived_records_keep_their_names_in_the_summary(admin, member, march):
+    project = march[0]["project_id"]
+    assert admin.delete(f"/customers/{march[0]['customer']}").status_code == 204
+    assert admin.delete(f"/projects/{project}").status_code == 204
+    args = {"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"}
+    groups = summary(admin, **args, group_by="customer,project").json["groups"]
+    named = {sub["key"]: sub["name"] for g in groups for sub in g["groups"]}
+    assert named[project].startswith("Web")
