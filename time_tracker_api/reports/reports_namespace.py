@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,11 +12,12 @@ from flask_restx import Resource, fields, reqparse
 
 from commons.domain.exceptions import ValidationFailed
 from commons.domain.reports import DIMENSIONS, ReportFilters, report_filters
+from commons.domain.time_windows import MAX_OFFSET_MINUTES
 from commons.services import reports
 from time_tracker_api.context import principal, storage
 from time_tracker_api.reports.exports import CSV, XLSX, csv_chunks, xlsx_chunks
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import SPACE_FOR_PLUS
+from time_tracker_api.validation import SPACE_FOR_PLUS, uuid_argument
 
 ns = Namespace("reports", description="Totals per customer, project, person or period; exports")
 
@@ -34,13 +35,35 @@ FILTERS = (
 )
 
 
+def _documented(schema: dict[str, Any]) -> Callable[[str], str]:
+    """A query value kept as text for `report_filters`, documented in Swagger as `schema`."""
+
+    def text(value: str) -> str:
+        return value
+
+    text.__schema__ = schema  # type: ignore[attr-defined]
+    return text
+
+
+SCHEMAS: dict[str, Callable[[str], str]] = {
+    "timezone_offset": _documented(
+        {"type": "integer", "minimum": -MAX_OFFSET_MINUTES, "maximum": MAX_OFFSET_MINUTES}
+    ),
+    "customer_id": uuid_argument,
+    "project_id": uuid_argument,
+    "activity_id": uuid_argument,
+    "format": _documented({"type": "string", "enum": ["csv", "xlsx"]}),
+}
+
+
 def _arguments(*extra: tuple[str, str, str | None]) -> reqparse.RequestParser:
     parser = reqparse.RequestParser()
     for name, help, example in (*FILTERS, *extra):
-        # Plain text: `report_filters` validates every value, in one place for both reports.
+        # Text: `report_filters` validates every value, in one place for both reports.
         described = f"{help}; e.g. {example}" if example else help
         required = name in ("start_date", "end_date")
-        parser.add_argument(name, location="args", help=described, required=required)
+        kind = SCHEMAS.get(name, str)
+        parser.add_argument(name, location="args", help=described, required=required, type=kind)
     return parser
 
 
@@ -97,7 +120,7 @@ class Summary(Resource):
 class Entries(Resource):
     @ns.doc(id="export_report_entries")
     @ns.expect(export_arguments)
-    @ns.produces([CSV, XLSX])
+    @ns.produces([CSV, XLSX, "application/json"])  # JSON: the error answers
     @ns.response(200, "The rows, as a CSV or XLSX file")
     @ns.response(400, "Bad filters or format")
     @ns.response(403, "user_id is for admins")
