@@ -340,3 +340,30 @@ def test_archived_records_keep_their_names_in_the_summary(admin, member, march):
     groups = summary(admin, **args, group_by="customer,project").json["groups"]
     named = {sub["key"]: sub["name"] for g in groups for sub in g["groups"]}
     assert named[project].startswith("Web")
+
+
+def test_the_export_refuses_a_member_naming_users_before_any_row(admin, member, march):
+    query = urlencode({"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"})
+    answer = member.get(f"/reports/entries?{query}")
+    assert answer.status_code == 403
+    assert answer.headers["Content-Type"] == "application/json"
+
+
+def test_the_export_takes_the_customer_and_technology_filters(admin, member, march):
+    customer = march[0]["customer"]
+    args = {"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"}
+    for extra, wanted in (
+        ({"customer_id": customer}, [e for e in march if e["customer"] == customer]),
+        ({"technology": "python"}, [e for e in march if "python" in e["technologies"]]),
+    ):
+        answer = admin.get("/reports/entries?" + urlencode({**args, **extra}))
+        rows = list(csv.DictReader(io.StringIO(answer.data.decode("utf-8"))))
+        assert len(rows) == len(wanted)
+
+
+def test_the_summary_reads_cosmos_db_page_by_page(admin, member, march, monkeypatch):
+    # Two entries a page: the continuation tokens are followed to the end (no-op on SQL).
+    monkeypatch.setattr("commons.data_access_layer.cosmos.repositories.REPORT_PAGE", 2)
+    args = {"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"}
+    answer = summary(admin, **args, group_by="week").json
+    assert flattened(answer) == expected(march, UTC, date(2026, 3, 1), date(2026, 3, 31), ("week",))
