@@ -253,6 +253,34 @@ def storage_groupings(filters: ReportFilters) -> list[tuple[str, ...]]:
     return [stored(filters.group_by[:depth]) for depth in range(len(filters.group_by) + 1)]
 
 
+PARTITIONS = ("customer", "project", "activity", "user")
+
+
+def stored_levels(filters: ReportFilters) -> list[int]:
+    """The levels of `storage_groupings` storage must add up; the others follow from the level
+    below them, where it only splits each entry's time among values of a partition (one
+    customer, project, activity and user per entry; not days, nor technologies)."""
+    depth = len(filters.group_by)
+    return [
+        level
+        for level in range(depth + 1)
+        if level == depth or filters.group_by[level] not in PARTITIONS
+    ]
+
+
+def derived(
+    rows: Iterable[ReportRow], finer: tuple[str, ...], coarser: tuple[str, ...]
+) -> list[ReportRow]:
+    """Rows of a grouping added up from those of a finer one (see `stored_levels`)."""
+    positions = [finer.index(name) for name in coarser]
+    sums: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0.0, 0])
+    for row in rows:
+        total = sums[tuple(row.key[i] for i in positions)]
+        total[0] += row.seconds
+        total[1] += row.entries
+    return [ReportRow(key, round(t[0], 6), int(t[1])) for key, t in sums.items()]
+
+
 @dataclass(frozen=True)
 class ReportRecord:
     """What aggregation in Python needs of an entry (Cosmos DB adds up this way)."""

@@ -13,9 +13,12 @@ from commons.domain.principal import Principal
 from commons.domain.reports import (
     ReportFilters,
     ReportQuery,
+    ReportRow,
     buckets,
+    derived,
     grouped_keys,
     storage_groupings,
+    stored_levels,
     summary_answer,
 )
 from commons.domain.sync import SyncQuery
@@ -38,7 +41,9 @@ def summary(
     with storage.unit_of_work() as uow:
         query = _query(uow, principal, filters)
         windows: list[Window] = [bucket.window for bucket in bucket_list]
-        results = uow.time_entries.report(query, groupings, windows, now)
+        levels = stored_levels(filters)
+        stored = uow.time_entries.report(query, [groupings[i] for i in levels], windows, now)
+        results = _all_levels(groupings, dict(zip(levels, stored, strict=True)))
         names = _names(uow, principal.tenant_id, grouped_keys(results, groupings))
     return summary_answer(filters, results, bucket_list, names)
 
@@ -70,6 +75,19 @@ def report_entries(
             if len(entries) < batch:
                 return
             after = entry_position(entries[-1])
+
+
+def _all_levels(
+    groupings: list[tuple[str, ...]], stored: dict[int, list[ReportRow]]
+) -> list[list[ReportRow]]:
+    """Every level's rows: those storage added up, and those above them derived from them."""
+    results: list[list[ReportRow]] = [[] for _ in groupings]
+    for level in reversed(range(len(groupings))):
+        if level in stored:
+            results[level] = stored[level]
+        else:
+            results[level] = derived(results[level + 1], groupings[level + 1], groupings[level])
+    return results
 
 
 def _wanted(entry: TimeEntry, filters: ReportFilters) -> bool:
