@@ -73,6 +73,7 @@ def create_api() -> TimeTrackerApi:
     from time_tracker_api.health.health_namespace import ns as health
     from time_tracker_api.project_types.project_types_namespace import ns as project_types
     from time_tracker_api.projects.projects_namespace import ns as projects
+    from time_tracker_api.reports.reports_namespace import ns as reports
     from time_tracker_api.technologies.technologies_namespace import ns as technologies
     from time_tracker_api.time_entries.time_entries_namespace import ns as time_entries
     from time_tracker_api.users.users_namespace import ns as users
@@ -94,6 +95,7 @@ def create_api() -> TimeTrackerApi:
         projects,
         technologies,
         time_entries,
+        reports,
         users,
         events,
         webhooks,

@@ -15,6 +15,7 @@ from commons.domain.deliveries import Attempt, Delivery
 from commons.domain.events import RecordChanged
 from commons.domain.idempotency import IdempotencyRecord
 from commons.domain.pagination import Position
+from commons.domain.reports import ReportQuery, ReportRow
 from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import Window
@@ -149,6 +150,18 @@ class TimeEntryRepository(Protocol):
         self, tenant_id: str, owner_id: str, windows: Mapping[str, Window], now: datetime
     ) -> dict[str, float]:
         """Seconds the user worked inside each window."""
+
+    def report(
+        self,
+        query: ReportQuery,
+        groupings: Sequence[tuple[str, ...]],
+        buckets: Sequence[Window],
+        now: datetime,
+    ) -> builtins.list[builtins.list[ReportRow]]:
+        """Seconds and entries of the query's entries per group, one list of rows per
+        grouping (a tuple of `customer`, `project`, `activity`, `user`, `technologies`,
+        `bucket`). Each entry counts its part inside the window, or inside each bucket (an
+        index of `buckets`) it meets; running entries run until `now`."""
 
 
 class EventRepository(Protocol):

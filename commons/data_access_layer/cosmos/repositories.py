@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from commons.domain.catalog import (
 )
 from commons.domain.exceptions import AlreadyExists, RunningEntryExists, StorageUnavailable
 from commons.domain.pagination import Position
+from commons.domain.reports import ReportQuery, ReportRecord, ReportRow, aggregate
 from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery, intersects
 from commons.domain.time_windows import EARLIEST, LATEST, Window
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from commons.data_access_layer.cosmos.unit_of_work import CosmosUnitOfWork
 
 LOCK_SECONDS = 30
+REPORT_PAGE = 1000  # entries a report reads per page of a query
 CLAIM_ATTEMPTS = 5
 LOCK_WAIT_SECONDS = 60
 LOCK_POLL_SECONDS = (0.005, 0.25)  # first and longest pause between attempts
@@ -595,6 +597,68 @@ class CosmosTimeEntryRepository:
                 totals[name] += max(inside, 0.0)
         return {name: round(value, 6) for name, value in totals.items()}
 
+    def report(
+        self,
+        query: ReportQuery,
+        groupings: Sequence[tuple[str, ...]],
+        buckets: Sequence[Window],
+        now: datetime,
+    ) -> builtins.list[builtins.list[ReportRow]]:
+        """No GROUP BY or DateTimeDiff on the emulator: the database selects the window's
+        entries (a few fields each), read page by page with continuation tokens, and Python
+        adds them up in one pass, in the memory of one page and the groups."""
+        clauses = [LIVE, MEETS]
+        values: dict[str, Any] = {
+            "window_start": timestamp(query.window.start),
+            "window_end": timestamp(query.window.end),
+        }
+        if query.owner_ids is not None:
+            clauses.append("ARRAY_CONTAINS(@owner_ids, c.owner_id)")
+            values["owner_ids"] = list(query.owner_ids)
+        if query.excluded_owner_ids:
+            clauses.append("NOT ARRAY_CONTAINS(@excluded_owner_ids, c.owner_id)")
+            values["excluded_owner_ids"] = list(query.excluded_owner_ids)
+        for field in ("project_id", "activity_id", "uri"):
+            value = getattr(query, field)
+            if value is not None:
+                clauses.append(f"c.{field} = @{field}")
+                values[field] = value
+        customers = self._customers_of_projects(query.tenant_id)
+        sql = (
+            "SELECT c.owner_id, c.project_id, c.activity_id, c.technologies, c.start_date, "
+            f"c.end_date FROM c WHERE {' AND '.join(clauses)}"
+        )
+        pages = self.container.query_items(
+            sql,
+            parameters=parameters(tenant_id=query.tenant_id, **values),
+            partition_key=query.tenant_id,
+            max_item_count=REPORT_PAGE,
+        ).by_page()
+        records = (
+            ReportRecord(
+                owner_id=row["owner_id"],
+                customer_id=customers.get(row.get("project_id") or ""),
+                project_id=row.get("project_id"),
+                activity_id=row.get("activity_id"),
+                technologies=tuple(row.get("technologies") or ()),
+                start=_instant(row["start_date"]),
+                end=instant(row.get("end_date")),
+            )
+            for page in pages
+            for row in page
+        )
+        if query.customer_id is not None:
+            records = (r for r in records if r.customer_id == query.customer_id)
+        return aggregate(records, groupings, buckets, query.window, now)
+
+    def _customers_of_projects(self, tenant_id: str) -> dict[str, str | None]:
+        rows = self.uow.query(
+            self.uow.container(containers.PROJECT),
+            "SELECT c.id, c.customer_id FROM c WHERE c.tenant_id = @tenant_id",
+            tenant_id,
+        )
+        return {row["id"]: row.get("customer_id") for row in rows}
+
     def _matching(self, query: TimeEntryQuery) -> tuple[str, dict[str, Any]]:
         clauses = [LIVE, MEETS]
         values: dict[str, Any] = {
@@ -675,6 +739,12 @@ class CosmosTimeEntryRepository:
                 )
             )
         return enriched
+
+
+def _instant(value: str) -> datetime:
+    moment = instant(value)
+    assert moment is not None
+    return moment
 
 
 def _running_key(owner_id: str) -> str:

@@ -19,10 +19,12 @@ from commons.data_access_layer.sql.functions import (
     later_of,
     seconds_between,
 )
+from commons.data_access_layer.sql.reports import report_rows
 from commons.data_access_layer.sql.types import UTCDateTime
 from commons.domain.catalog import INACTIVE
 from commons.domain.exceptions import OverlappingTimeEntry, RunningEntryExists
 from commons.domain.pagination import Position
+from commons.domain.reports import ReportQuery, ReportRow
 from commons.domain.sync import SyncQuery
 from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery
 from commons.domain.time_windows import EARLIEST, LATEST, Window
@@ -331,6 +333,16 @@ class SqlTimeEntryRepository:
         # Stored times are whole microseconds; rounding drops the float noise of a sum (0.7 +
         # 0.1 + 0.2 < 1), which would otherwise cost a whole second once truncated for display.
         return {name: round(float(row[name]), 6) for name in windows}
+
+    def report(
+        self,
+        query: ReportQuery,
+        groupings: Sequence[tuple[str, ...]],
+        buckets: Sequence[Window],
+        now: datetime,
+    ) -> builtins.list[builtins.list[ReportRow]]:
+        """Added up by the database: see `commons.data_access_layer.sql.reports`."""
+        return report_rows(self.connection, query, groupings, buckets, now)
 
     def _filters(self, query: TimeEntryQuery) -> sa.ColumnElement[bool]:
         """What the query asks of entries besides its window."""
