@@ -12,6 +12,7 @@ returns it after the change.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,15 @@ AMQP_DELAYS: tuple[timedelta, ...] = (
 # A claimed delivery is another dispatcher's to send once this passes without an outcome (its
 # dispatcher died mid-way): longer than any attempt takes.
 CLAIM_LEASE = timedelta(minutes=2)
+# What an attempt keeps of its error.
+ERROR_MAX_LENGTH = 500
+
+
+def stored_values(cls: type, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of a dataclass's fields among stored `fields` (a row, a document)."""
+    return {
+        field.name: fields[field.name] for field in dataclasses.fields(cls) if field.name in fields
+    }
 
 
 def event_type(container_id: str, action: str) -> str:
@@ -120,6 +130,14 @@ class Delivery:
     next_attempt_at: datetime | None = None
     created_at: datetime | None = None
 
+    def stored(self) -> dict[str, Any]:
+        """Its fields as both backends store them."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_stored(cls, fields: Mapping[str, Any]) -> Delivery:
+        return cls(**stored_values(cls, fields))
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -140,6 +158,16 @@ class Attempt:
     @property
     def succeeded(self) -> bool:
         return self.error is None
+
+    def stored(self) -> dict[str, Any]:
+        """Its fields as both backends store them (the error cut to what they keep)."""
+        fields = dataclasses.asdict(self)
+        fields["error"] = self.error[:ERROR_MAX_LENGTH] if self.error else None
+        return fields
+
+    @classmethod
+    def from_stored(cls, fields: Mapping[str, Any]) -> Attempt:
+        return cls(**stored_values(cls, fields))
 
 
 def next_attempt(

@@ -9,14 +9,18 @@ secret (`whsec_` and base64, shown to the admin once, when the subscription is c
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Any
 from urllib.parse import urlsplit
 
+from commons.domain.deliveries import stored_values
 from commons.domain.exceptions import ValidationFailed
 
 SECRET_PREFIX = "whsec_"
@@ -59,6 +63,19 @@ class Webhook:
     def wants(self, event_type: str) -> bool:
         """Whether one of its patterns matches the event type."""
         return self.enabled and wants(self.events, event_type)
+
+    def stored(self) -> dict[str, Any]:
+        """Its fields as both backends store them (the patterns as a list)."""
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        fields["events"] = list(self.events)
+        return fields
+
+    @classmethod
+    def from_stored(cls, fields: Mapping[str, Any]) -> Webhook:
+        values = stored_values(cls, fields)
+        values["events"] = tuple(values["events"])
+        values["enabled"] = bool(values["enabled"])
+        return cls(**values)
 
 
 def wants(patterns: tuple[str, ...] | list[str], event_type: str) -> bool:

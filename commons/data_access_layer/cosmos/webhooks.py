@@ -51,95 +51,39 @@ def _stored(document: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if not key.startswith("_")}
 
 
+def _document(fields: dict[str, Any], type_: str, times: tuple[str, ...]) -> dict[str, Any]:
+    """A stored entity's fields as a document of `type_`, its `times` as timestamps."""
+    return {**fields, "type": type_, **{name: timestamp(fields[name]) for name in times}}
+
+
+def _fields(document: Mapping[str, Any], times: tuple[str, ...]) -> dict[str, Any]:
+    """A document's fields, its `times` as instants."""
+    return {**document, **{name: instant(document.get(name)) for name in times}}
+
+
 def _webhook_document(webhook: Webhook) -> dict[str, Any]:
-    return {
-        "id": webhook.id,
-        "type": WEBHOOK_TYPE,
-        "tenant_id": webhook.tenant_id,
-        "url": webhook.url,
-        "events": list(webhook.events),
-        "secret": webhook.secret,
-        "description": webhook.description,
-        "enabled": webhook.enabled,
-        "disabled_reason": webhook.disabled_reason,
-        **{name: timestamp(getattr(webhook, name)) for name in WEBHOOK_TIMES},
-    }
+    return _document(webhook.stored(), WEBHOOK_TYPE, WEBHOOK_TIMES)
 
 
 def _webhook(document: Mapping[str, Any]) -> Webhook:
-    return Webhook(
-        id=document["id"],
-        tenant_id=document["tenant_id"],
-        url=document["url"],
-        events=tuple(document["events"]),
-        secret=document["secret"],
-        description=document.get("description"),
-        enabled=bool(document["enabled"]),
-        disabled_reason=document.get("disabled_reason"),
-        **{name: instant(document.get(name)) for name in WEBHOOK_TIMES},
-    )
+    return Webhook.from_stored(_fields(document, WEBHOOK_TIMES))
 
 
 def _delivery_document(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "type": DELIVERY_TYPE,
-        "tenant_id": delivery.tenant_id,
-        "sink": delivery.sink,
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "body": delivery.body,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
-        "claimed_until": None,
-        **{name: timestamp(getattr(delivery, name)) for name in DELIVERY_TIMES},
-    }
+    return {**_document(delivery.stored(), DELIVERY_TYPE, DELIVERY_TIMES), "claimed_until": None}
 
 
 def _delivery(document: Mapping[str, Any]) -> Delivery:
-    return Delivery(
-        id=document["id"],
-        tenant_id=document["tenant_id"],
-        sink=document["sink"],
-        event_id=document["event_id"],
-        event_type=document["event_type"],
-        body=document["body"],
-        attempts=int(document["attempts"]),
-        status=document["status"],
-        **{name: instant(document.get(name)) for name in DELIVERY_TIMES},
-    )
+    return Delivery.from_stored(_fields(document, DELIVERY_TIMES))
 
 
 def _attempt_document(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "type": ATTEMPT_TYPE,
-        "tenant_id": attempt.tenant_id,
-        "webhook_id": attempt.webhook_id,
-        "delivery_id": attempt.delivery_id,
-        "event_id": attempt.event_id,
-        "event_type": attempt.event_type,
-        "duration_ms": attempt.duration_ms,
-        "response_status": attempt.response_status,
-        "error": attempt.error[:500] if attempt.error else None,
-        "ttl": DONE_TTL_SECONDS,
-        **{name: timestamp(getattr(attempt, name)) for name in ATTEMPT_TIMES},
-    }
+    document = _document(attempt.stored(), ATTEMPT_TYPE, ATTEMPT_TIMES)
+    return {**document, "ttl": DONE_TTL_SECONDS}
 
 
 def _attempt(document: Mapping[str, Any]) -> Attempt:
-    return Attempt(
-        id=document["id"],
-        tenant_id=document["tenant_id"],
-        webhook_id=document["webhook_id"],
-        delivery_id=document["delivery_id"],
-        event_id=document["event_id"],
-        event_type=document["event_type"],
-        duration_ms=int(document["duration_ms"]),
-        response_status=document.get("response_status"),
-        error=document.get("error"),
-        **{name: instant(document.get(name)) for name in ATTEMPT_TIMES},  # type: ignore[arg-type]
-    )
+    return Attempt.from_stored(_fields(document, ATTEMPT_TIMES))
 
 
 def _query(container: Any, sql: str, **values: Any) -> builtins.list[dict[str, Any]]:

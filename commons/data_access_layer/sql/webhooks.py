@@ -40,71 +40,28 @@ GAVE_UP = "Its webhook was disabled"
 
 
 def _webhook(row: Mapping[Any, Any]) -> Webhook:
-    return Webhook(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        url=row["url"],
-        events=tuple(row["events"]),
-        secret=row["secret"],
-        description=row["description"],
-        enabled=bool(row["enabled"]),
-        disabled_reason=row["disabled_reason"],
-        failing_since=row["failing_since"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return Webhook.from_stored(row)
 
 
 def _webhook_values(webhook: Webhook) -> dict[str, Any]:
-    return {
-        "tenant_id": webhook.tenant_id,
-        "id": webhook.id,
-        "url": webhook.url,
-        "events": list(webhook.events),
-        "secret": webhook.secret,
-        "description": webhook.description,
-        "enabled": webhook.enabled,
-        "disabled_reason": webhook.disabled_reason,
-        "failing_since": webhook.failing_since,
-        "created_at": webhook.created_at,
-        "updated_at": webhook.updated_at,
-    }
+    return webhook.stored()
 
 
 def _delivery(row: Mapping[Any, Any]) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        sink=row["sink"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        body=row["body"],
-        attempts=row["attempts"],
-        status=row["status"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-    )
+    return Delivery.from_stored(row)
 
 
 def _delivery_values(delivery: Delivery, now: datetime) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "tenant_id": delivery.tenant_id,
-        "sink": delivery.sink,
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "body": delivery.body,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
+    return delivery.stored() | {
         "next_attempt_at": delivery.next_attempt_at or now,
-        "claimed_until": None,
         "created_at": delivery.created_at or now,
+        "claimed_until": None,
         "done_at": None,
     }
 
 
 def _attempt(row: Mapping[Any, Any]) -> Attempt:
-    return Attempt(**row)
+    return Attempt.from_stored(row)
 
 
 class SqlWebhookRepository:
@@ -424,16 +381,4 @@ def _fair_share(
 
 
 def _attempt_values(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "tenant_id": attempt.tenant_id,
-        "webhook_id": attempt.webhook_id,
-        "delivery_id": attempt.delivery_id,
-        "event_id": attempt.event_id,
-        "event_type": attempt.event_type,
-        "attempted_at": attempt.attempted_at,
-        "duration_ms": attempt.duration_ms,
-        "response_status": attempt.response_status,
-        "error": attempt.error[:500] if attempt.error else None,
-        "next_attempt_at": attempt.next_attempt_at,
-    }
+    return attempt.stored()
