@@ -91,11 +91,9 @@ def formatted_item(
     record: object | None,
 ) -> dict[str, Any] | None:
     """The record of a change as events going out carry it (None: no record, or no format)."""
-    if record is None or record_format is None:
-        return None
-    item = record_format(container_id, record)
     # Through JSON and back: dates become the strings the API answers with.
-    return orjson.loads(orjson.dumps(item)) if item is not None else None
+    text = item_json(record_format, container_id, record)
+    return orjson.loads(text) if text is not None else None
 
 
 def item_json(

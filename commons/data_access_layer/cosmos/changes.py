@@ -280,11 +280,14 @@ CHECKPOINT_ID = "local-dispatcher"
 
 
 def outlet(database: Any, amqp: bool) -> Deliveries:
-    """How the relay queues the deliveries of the changes it records, in `database`."""
+    """How the relay queues the deliveries of the changes it records, in `database`: each
+    tenant's webhooks are read once per outlet (one relay run), not once per change."""
     from commons.data_access_layer.cosmos.webhooks import queue_deliveries
 
+    subscribed: dict[str, Any] = {}
+
     def queue(changes: Sequence[tuple[AuditEvent, Mapping[str, Any] | None]]) -> None:
-        queue_deliveries(database, changes, amqp, datetime.now(UTC))
+        queue_deliveries(database, changes, amqp, datetime.now(UTC), subscribed)
 
     return queue
 

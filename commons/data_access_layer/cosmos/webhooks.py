@@ -174,15 +174,17 @@ def queue_deliveries(
     changes: Sequence[tuple[AuditEvent, Mapping[str, Any] | None]],
     amqp: bool,
     now: datetime,
+    subscribed: dict[str, builtins.list[Webhook]] | None = None,
 ) -> int:
     """Queue the deliveries of recorded changes (each event with its record): to each enabled
     webhook of its tenant that wants it, and to AMQP when `amqp`. Those queued before (a replay)
-    are there already. Returns how many were queued."""
+    are there already. Returns how many were queued. `subscribed` keeps each tenant's enabled
+    webhooks once read, for a caller queueing change by change (one relay run)."""
     if not changes:
         return 0
     hooks_container = database.get_container_client(containers.WEBHOOK)
     deliveries = database.get_container_client(containers.DELIVERY)
-    subscribed: dict[str, builtins.list[Webhook]] = {}
+    subscribed = {} if subscribed is None else subscribed
     queued = 0
     for event, item in changes:
         if event.tenant_id not in subscribed:
