@@ -27,11 +27,12 @@ class Received:
 @dataclass
 class Receiver:
     """What a receiver got, and how it answers next: `statuses` one after another (the last one
-    repeats), each after `delay` seconds."""
+    repeats), each after `delay` seconds, or once `hold` is set when it is given."""
 
     port: int = 0
     statuses: list[int] = field(default_factory=lambda: [204])
     delay: float = 0.0
+    hold: threading.Event | None = None
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     answered: int = 0
@@ -68,6 +69,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             status, delay = receiver.answer(Received(self.path, headers, body))
             if delay:
                 time.sleep(delay)
+            if receiver.hold is not None:
+                receiver.hold.wait(30)
             try:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -167,7 +167,13 @@ class Dispatcher:
         running_dry = not self._backlog or any(
             len(backlog) < self.per_webhook for backlog in self._backlog.values()
         )
-        if waiting < self.workers and running_dry and not self._drained:
+        # Workers the backlog cannot use (its webhooks are at their limit) go to other webhooks.
+        startable = sum(
+            min(len(backlog), max(self.per_webhook - self._in_flight.get(sink, 0), 0))
+            for sink, backlog in self._backlog.items()
+        )
+        idle = len(self._futures) + startable < self.workers
+        if (idle or (waiting < self.workers and running_dry)) and not self._drained:
             # A webhook with enough waiting to keep it busy gets no more for now.
             busy = [s for s, backlog in self._backlog.items() if len(backlog) >= self.per_webhook]
             claimed = self.storage.deliveries.claim(
