@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the test suite against SQLite, PostgreSQL, MariaDB (pyodbc) and the Cosmos DB emulator.
 # Installs the Debian ODBC packages, Node.js with the emulator (npm ci) and the dev requirements
-# first. Extra arguments go to pytest, e.g. `-k catalog`.
+# first. Extra arguments go to pytest, e.g. `-k catalog`. The tests run in TEST_WORKERS pytest-xdist
+# processes (default 2, one per core here), each with databases, an emulator and brokers of its
+# own; TEST_WORKERS=0 runs them in this process.
 # Under CI=true a backend that cannot be reached fails the run instead of skipping, and the
 # coverage report is printed and enforced.
 set -euo pipefail
@@ -9,6 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/bootstrap.sh" --dev --system --node
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
+set -- -n "${TEST_WORKERS:-2}" "$@"
 if [ "${CI:-}" != true ]; then
   exec "$PY" -m pytest "$@"
 fi

@@ -203,7 +203,7 @@ def request_json() -> Any:
         reason = str(error)
         if "surrogate" in reason:
             problem = ValidationFailed("The body contains a lone surrogate", {"body": SURROGATE})
-        elif "recursion" in reason:
+        elif "recursion" in reason or "depth limit" in reason:  # orjson < 3.12 / >= 3.12
             problem = _too_deep()
         else:
             problem = ValidationFailed("The body is not valid JSON", {"body": "is not valid JSON"})
