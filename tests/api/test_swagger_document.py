@@ -54,3 +54,25 @@ def test_summaries_and_operation_ids_are_good_english(client):
     assert {"list_activities", "list_technologies", "list_projects"} <= ids
     summary = document["paths"]["/activities"]["post"]["summary"]
     assert summary.startswith("Create an activity")
+
+
+def example_of(document, name):
+    """The body Swagger UI shows for a definition: each property's example."""
+    properties = document["definitions"][name]["properties"]
+    return {key: schema["example"] for key, schema in properties.items() if "example" in schema}
+
+
+def test_the_time_entry_example_is_accepted_as_shown(admin):
+    document = admin.get("/swagger.json").json
+    customer = admin.post("/customers", json=example_of(document, "CustomerInput")).json
+    project_body = {**example_of(document, "ProjectInput"), "customer_id": customer["id"]}
+    project = admin.post("/projects", json=project_body).json
+    activity = admin.post("/activities", json=example_of(document, "ActivityInput")).json
+    body = {
+        **example_of(document, "TimeEntryInput"),
+        "project_id": project["id"],
+        "activity_id": activity["id"],
+    }
+    assert set(body) == set(document["definitions"]["TimeEntryInput"]["properties"])
+    response = admin.post("/time-entries", json=body)
+    assert response.status_code == 201, response.json
