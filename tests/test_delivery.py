@@ -394,14 +394,18 @@ def hooks_of(config: dict[str, Any], repo_suffix: str) -> dict[str, dict[str, An
     return {hook["id"]: {**hook, "rev": repo.get("rev")} for hook in repo["hooks"]}
 
 
-def test_pre_commit_runs_ruff_at_the_pinned_version_and_mypy_on_commons():
+def test_pre_commit_runs_ruff_at_the_pinned_version_and_mypy_on_what_ci_checks():
     config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
     ruff = hooks_of(config, "astral-sh/ruff-pre-commit")
     assert ruff["ruff-check"]["rev"] == f"v{pinned('ruff')}"
     assert "--fix" in ruff["ruff-check"]["args"]
     assert "ruff-format" in ruff
     mypy = hooks_of(config, "local")["mypy"]
-    assert "mypy commons" in mypy["entry"]
+    checked = "mypy commons time_tracker_api time_tracker_events cli.py"
+    assert checked in mypy["entry"]
+    assert f".venv/bin/{checked}" in (REPO_ROOT / ".ci" / "run").read_text()
+    for changed in ("commons/a.py", "time_tracker_api/a.py", "time_tracker_events/a.py", "cli.py"):
+        assert re.search(mypy["files"], changed)
     hygiene = hooks_of(config, "pre-commit/pre-commit-hooks")
     for hook in (
         "trailing-whitespace",

@@ -27,6 +27,18 @@ def filters_parser(kind: CatalogKind, *uuid_filters: str) -> reqparse.RequestPar
     return parser
 
 
+def plural(word: str) -> str:
+    """The English plural of a catalog kind's key or label: activity -> activities."""
+    if word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
+        return word[:-1] + "ies"
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def with_article(noun: str) -> str:
+    """The noun after "a" or "an": an activity, a project."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _doc(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         function.__doc__ = text
@@ -43,21 +55,22 @@ def register_catalog_resources(
     parser: reqparse.RequestParser,
 ) -> None:
     """Add the collection (`''`) and item (`/<id>`) routes of a catalog kind to a namespace."""
-    label, plural = kind.label.lower(), ns.name.replace("-", " ")
+    label, labels = kind.label.lower(), ns.name.replace("-", " ")
+    a_label = with_article(label)
     removal = (
-        f"Archive a {label} (its status becomes inactive)"
+        f"Archive {a_label} (its status becomes inactive)"
         if kind.archivable
-        else (f"Delete a {label}; it is hidden from every read afterwards")
+        else (f"Delete {a_label}; it is hidden from every read afterwards")
     )
     who = "any member" if kind.members_may_create else "admins"
     update = partial_model(ns, payload)
 
     class Collection(Resource):
-        @ns.doc(id=f"list_{kind.key}s")
+        @ns.doc(id=f"list_{plural(kind.key)}")
         @ns.expect(parser)
         @ns.marshal_list_with(output)
         @_doc(
-            f"List the tenant's {plural}, by name\n\nWith updated_since or include_deleted, a "
+            f"List the tenant's {labels}, by name\n\nWith updated_since or include_deleted, a "
             "sync: those changed since then, oldest change first (by updated_at, then id)."
         )
         def get(self) -> Any:
@@ -72,7 +85,7 @@ def register_catalog_resources(
         @ns.response(403, "Not allowed")
         @ns.response(409, "The name is taken")
         @ns.marshal_with(output, code=201)
-        @_doc(f"Create a {label} ({who})")
+        @_doc(f"Create {a_label} ({who})")
         def post(self) -> Any:
             catalog.require_may_create(principal(), kind)
             return catalog.create_item(storage(), kind, principal(), json_body(payload)), 201
@@ -82,7 +95,7 @@ def register_catalog_resources(
     class Item(Resource):
         @ns.doc(id=f"get_{kind.key}")
         @ns.marshal_with(output)
-        @_doc(f"Read a {label}")
+        @_doc(f"Read {a_label}")
         def get(self, id: str) -> Any:
             return catalog.get_item(storage(), kind, principal(), _item_id(id))
 
@@ -92,7 +105,7 @@ def register_catalog_resources(
         @ns.response(403, "Not allowed")
         @ns.response(409, "The name is taken")
         @ns.marshal_with(output)
-        @_doc(f"Update some fields of a {label} (admins)")
+        @_doc(f"Update some fields of {a_label} (admins)")
         def put(self, id: str) -> Any:
             catalog.require_admin(principal(), kind)
             changes = json_body(payload, partial=True)

@@ -94,7 +94,7 @@ def _example(swagger: dict[str, Any], schema: dict[str, Any]) -> Any:
         schema = swagger.get("definitions", {}).get(name, {})
     if "example" in schema:
         return schema["example"]
-    kind = schema.get("type")
+    kind = str(schema.get("type") or "")
     if kind == "object" or "properties" in schema:
         return {
             name: _example(swagger, prop)

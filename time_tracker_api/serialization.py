@@ -120,7 +120,7 @@ def _compile_field(key: str, field: Any) -> Getter:
     format_value, if_none = simple
 
     def simple_output(obj: Any) -> Any:
-        kind = type(obj)
+        kind: type = type(obj)
         if kind is dict:
             value = obj.get(attribute)
         elif _plain(kind):
@@ -236,7 +236,8 @@ def compile_model(model: Mapping[str, Any]) -> Serializer:
     of_attributes = _attribute_reader(getters)
 
     def one(obj: Any) -> dict[str, Any]:
-        if not _plain(type(obj)):
+        kind: type = type(obj)
+        if not _plain(kind):
             return any_one(obj)
         try:
             return of_attributes(obj)

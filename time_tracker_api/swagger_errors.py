@@ -3,10 +3,12 @@
 Each resource documents the failures particular to it (`@ns.response(409, ...)`). The ones every
 operation shares follow from its shape, so they are added here rather than repeated on each
 method: 401 where a token is needed, 400 where there is a parameter or a body to validate, 413
-where there is a body, 404 where a path names a record, 429 on every operation but the probes
-and the docs, whose answers all carry the `RateLimit-*` headers. Every POST, PUT and DELETE takes
-an `Idempotency-Key` header, which adds its 409 and 422 answers and `Idempotent-Replayed` to its
-successes. Every 4xx and 5xx answer has the `Error` body.
+where there is a body, 404 where a path names a record, 503 where a token is needed (the
+storage is away), 429 on every operation but the probes and the docs, whose answers all carry
+the `RateLimit-*` headers. Every POST, PUT and DELETE takes an `Idempotency-Key` header, which
+adds its 409 and 422 answers and `Idempotent-Replayed` to its successes. Every 4xx and 5xx
+answer has the `Error` body. flask-restx's own `ParseError`/`MaskError` answers are dropped (our
+errors all have the `Error` body), and the tags come in the order people use them.
 """
 
 from __future__ import annotations
@@ -41,7 +43,25 @@ SHARED = {
     404: "No such record in your tenant",
     413: "The body is larger than the server accepts",
     429: "Too many requests from this user (or client address): retry after Retry-After seconds",
+    503: "The storage is unavailable or its schema is out of date: retry later",
 }
+# The order people use the tags in; any other tag follows, in flask-restx's order.
+TAG_ORDER = (
+    "time-entries",
+    "projects",
+    "activities",
+    "customers",
+    "project-types",
+    "technologies",
+    "users",
+    "reports",
+    "webhooks",
+    "events",
+    "feature-toggles",
+    "health",
+)
+# flask-restx documents these for its own errorhandlers and masks; our answers use `Error`.
+STRAY_DEFINITIONS = ("ParseError", "MaskError")
 RATE_LIMIT_HEADER_DOCS = {
     name: {"type": "integer", "description": description}
     for name, description in RATE_LIMIT_HEADERS.items()
@@ -74,7 +94,18 @@ REPLAYED_DOC = {
 
 def document_errors(document: dict[str, Any]) -> dict[str, Any]:
     """The Swagger document with the shared error answers and the `Error` body added."""
-    document.setdefault("definitions", {})["Error"] = ERROR_SCHEMA
+    definitions = document.setdefault("definitions", {})
+    shared_responses = document.get("responses", {})
+    for stray in STRAY_DEFINITIONS:
+        definitions.pop(stray, None)
+        shared_responses.pop(stray, None)
+    if not shared_responses:
+        document.pop("responses", None)
+    definitions["Error"] = ERROR_SCHEMA
+    rank = {name: index for index, name in enumerate(TAG_ORDER)}
+    document["tags"] = sorted(
+        document.get("tags", []), key=lambda tag: rank.get(tag.get("name"), len(rank))
+    )
     secured_by_default = bool(document.get("security"))
     base_path = str(document.get("basePath") or "/").rstrip("/")
     for path, item in document.get("paths", {}).items():
@@ -95,7 +126,8 @@ def _document(
     responses = operation.setdefault("responses", {})
     places = {parameter.get("in") for parameter in [*shared, *operation.get("parameters", [])]}
     wanted = []
-    if operation.get("security", None if secured_by_default else []) != []:
+    authenticated = operation.get("security", None if secured_by_default else []) != []
+    if authenticated:
         wanted.append(401)
     if places & {"query", "body", "formData"}:
         wanted.append(400)
@@ -105,17 +137,26 @@ def _document(
         wanted.append(404)
     if limited:
         wanted.append(429)
+    if authenticated:
+        wanted.append(503)
     for status in wanted:
         responses.setdefault(str(status), {"description": SHARED[status]})
     for status, response in responses.items():
         if str(status).startswith(("4", "5")):
             response.setdefault("description", HTTPStatus(int(status)).phrase)
+            if _stray(response.get("schema")):
+                response["schema"] = ERROR_REF
             response.setdefault("schema", ERROR_REF)
         if limited:
             headers = response.setdefault("headers", {})
             headers.update(RATE_LIMIT_HEADER_DOCS)
             if str(status) == "429":
                 headers["Retry-After"] = RETRY_AFTER_DOC
+
+
+def _stray(schema: Any) -> bool:
+    ref = str((schema or {}).get("$ref", "")) if isinstance(schema, dict) else ""
+    return ref.rsplit("/", 1)[-1] in STRAY_DEFINITIONS
 
 
 def _document_idempotency(operation: dict[str, Any]) -> None:

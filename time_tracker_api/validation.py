@@ -186,10 +186,10 @@ def request_json() -> Any:
     """The request's body parsed as JSON: UTF-8, no NUL characters or lone surrogates in any
     string, nested at most `MAX_JSON_DEPTH` levels."""
     raw = request.get_data(cache=True)
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit: int | None = current_app.config.get("MAX_CONTENT_LENGTH")
     # Werkzeug ends a body without Content-Length at the limit; a byte more means it was cut.
-    cut = request.content_length is None and limit and len(raw) >= limit
-    if cut and request.environ["wsgi.input"].read(1):
+    cut = limit and request.content_length is None and len(raw) >= limit
+    if limit and cut and request.environ["wsgi.input"].read(1):
         raise too_large(limit)
     if not raw.strip():
         raise ValidationFailed("A JSON object body is required", {"body": "is required"})

@@ -38,20 +38,32 @@ ns = Namespace("time-entries", description="Timers and timesheets")
 entry_fields = {
     "project_id": UUID(required=True, description="An active project of the tenant"),
     "activity_id": UUID(required=True, description="An active activity of the tenant"),
-    "description": NullableString(max_length=DESCRIPTION_MAX_LENGTH, description="What was done"),
-    "start_date": fields.DateTime(description="When it started (default: now); ISO 8601"),
-    "end_date": NullableDateTime(description="When it ended; null while running"),
-    "uri": NullableString(max_length=URI_MAX_LENGTH, description="A ticket id or link"),
+    "description": NullableString(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        description="What was done",
+        example="Reviewed the pull request",
+    ),
+    "start_date": fields.DateTime(
+        description="When it started (default: now); ISO 8601", example="2025-01-06T09:00:00Z"
+    ),
+    "end_date": NullableDateTime(
+        description="When it ended; null while running", example="2025-01-06T10:30:00Z"
+    ),
+    "uri": NullableString(
+        max_length=URI_MAX_LENGTH, description="A ticket id or link", example="TT-42"
+    ),
     "technologies": fields.List(
         fields.String(max_length=NAME_MAX_LENGTH),
         max_items=MAX_TECHNOLOGIES,
         unique=True,
         description="At most ten different technologies",
+        example=["python"],
     ),
     "timezone_offset": NullableInteger(
         min=-MAX_OFFSET_MINUTES,
         max=MAX_OFFSET_MINUTES,
         description="The client's offset in minutes, JavaScript's sign (UTC-5 is 300)",
+        example=0,
     ),
 }
 entry_input = ns.model("TimeEntryInput", entry_fields)

@@ -4,6 +4,7 @@ from typing import Any
 
 from flask_restx import Resource, fields
 
+from commons.domain.exceptions import NotFound
 from commons.domain.principal import (
     EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
@@ -113,7 +114,7 @@ class Role(Resource):
         """Grant or revoke a role within the tenant (admins); token roles are the IdP's"""
         change = {"grant": users.grant_role, "revoke": users.revoke_role}.get(action)
         if change is None:
-            ns.abort(404, "Unknown action; use grant or revoke")
+            raise NotFound("Unknown action; use grant or revoke")
         return change(storage(), principal(), id, role)
 
 
@@ -147,5 +148,5 @@ class Groups(Resource):
         users.require_admin(principal())
         change = {"add": users.add_to_group, "remove": users.remove_from_group}.get(action)
         if change is None:
-            ns.abort(404, "Unknown action; use add or remove")
+            raise NotFound("Unknown action; use add or remove")
         return change(storage(), principal(), id, json_body(group_input)["group_name"])

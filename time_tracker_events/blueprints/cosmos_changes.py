@@ -18,7 +18,7 @@ LEASE_CONTAINER = "leases"
 # fails only when even that mark cannot be written (the database is away): the trigger would
 # checkpoint a failed batch like a handled one unless a retry policy holds it, and retrying
 # without limit keeps the lease where it is until the batch is recorded.
-RETRY = {
+RETRY: dict[str, str] = {
     "strategy": "exponential_backoff",
     "max_retry_count": "-1",
     "minimum_interval": "00:00:05",
@@ -66,7 +66,13 @@ def register_audit_of(container: str) -> None:
         lease_container_prefix=f"{container}-",
         create_lease_container_if_not_exists=True,
     )
-    bp.function_name(name)(bp.retry(**RETRY)(trigger(audit_changes)))
+    retry = bp.retry(
+        strategy=RETRY["strategy"],
+        max_retry_count=RETRY["max_retry_count"],
+        minimum_interval=RETRY["minimum_interval"],
+        maximum_interval=RETRY["maximum_interval"],
+    )
+    bp.function_name(name)(retry(trigger(audit_changes)))
 
 
 for _container in AUDITED_CONTAINERS:
