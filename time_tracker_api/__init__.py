@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -27,6 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.problems:
         _refuse_to_start(f"set {', '.join(config.problems)}")
     _configure_logging(config)
+    _export_to_azure_monitor()
     try:
         return _build_app(config)
     except (ConfigurationError, StorageUnavailable) as error:
@@ -136,6 +138,14 @@ def _configure_logging(config: Config) -> None:
         )
     # The Azure SDK logs every HTTP request and response at INFO.
     logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+def _export_to_azure_monitor() -> None:
+    # Imported here: the exporter is heavy, and nothing connects unless it is configured.
+    if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+        from azure.monitor.opentelemetry import configure_azure_monitor
+
+        configure_azure_monitor()
 
 
 def _log_development_hint() -> None:
