@@ -6,6 +6,8 @@ import dataclasses
 import io
 import json
 import logging
+import subprocess
+import urllib.request
 from typing import Any
 
 import pytest
@@ -175,3 +177,55 @@ def test_an_unknown_log_format_is_a_problem() -> None:
 def test_development_defaults_to_text_logs(tmp_path: Any) -> None:
     config = Config.from_env({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
     assert dataclasses.replace(config).log_format == "text"
+
+
+def test_gunicorn_workers_share_their_metrics(tmp_path: Any) -> None:
+    from tests.processes import free_port, wait_until_healthy
+    from tests.test_delivery import ENTRYPOINT, SERVER_STARTS_WITHIN, entrypoint_env
+
+    port = free_port()
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    (shared / "counter_999999.db").write_bytes(b"stale")  # left by an earlier run
+    env = entrypoint_env(
+        tmp_path,
+        APP_ENV="production",
+        JWT_SECRET_KEY="a-production-secret-for-the-operations-test-0123456789",
+        SQL_DATABASE_URI=f"sqlite:///{tmp_path / 'served.db'}",
+        PORT=str(port),
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(shared),
+    )
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(ENTRYPOINT), "migrate-and-serve"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_healthy(server, port, log, SERVER_STARTS_WITHIN)
+        before = scraped(port)
+        for _ in range(40):  # a new connection each: the kernel spreads them over both workers
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+                assert answer.status == 200
+        after = scraped(port)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert (
+        requests_total(after, "GET", "/health", "200")
+        - requests_total(before, "GET", "/health", "200")
+        == 40
+    )
+    assert len(list(shared.glob("counter_*.db"))) >= 2
+    assert not (shared / "counter_999999.db").exists()
+
+
+def scraped(port: int) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
