@@ -15,6 +15,13 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 
 serve() {
+  # Workers share their Prometheus metrics through files there; a restart starts from zero.
+  local hooks=()
+  if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
+    hooks=(--config python:time_tracker_api.gunicorn_hooks)
+  fi
   # --no-control-socket: gunicorn 27 would otherwise open a control socket under
   # $HOME/.gunicorn, which nothing in a container uses. --reuse-port: each worker listens on
   # its own socket and the kernel spreads connections evenly; with one shared socket a worker
@@ -31,6 +38,7 @@ serve() {
     --worker-tmp-dir /dev/shm \
     --no-control-socket \
     --reuse-port \
+    "${hooks[@]}" \
     "$@"
 }
 

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import logging
-import re
+import os
 import sys
-import uuid
 from typing import NoReturn
 
-from flask import Flask, Response, g, request
+from flask import Flask, request
 from flask_cors import CORS
 
 from commons.bootstrap import create_feature_toggles, create_storage
 from commons.domain.exceptions import ConfigurationError, StorageUnavailable
 from commons.services.schema import SchemaCheck
-from time_tracker_api import idempotency, rate_limits, security, validation
+from time_tracker_api import idempotency, observability, rate_limits, security, validation
 from time_tracker_api.api import create_api
-from time_tracker_api.config import Config
+from time_tracker_api.config import MIN_SECRET_BYTES, Config
 from time_tracker_api.errors import error_response, too_large
 from time_tracker_api.records import record_format
 
 logger = logging.getLogger("time_tracker_api")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -29,7 +27,8 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     if config.problems:
         _refuse_to_start(f"set {', '.join(config.problems)}")
-    _configure_logging()
+    _configure_logging(config)
+    _export_to_azure_monitor()
     try:
         return _build_app(config)
     except (ConfigurationError, StorageUnavailable) as error:
@@ -76,7 +75,7 @@ def _build_app(config: Config) -> Flask:
             origins=list(config.cors_origins),
             expose_headers=["X-Request-ID", *rate_limits.HEADERS, "Retry-After"],
         )
-    _add_request_ids(app)
+    observability.init_app(app, config.metrics_token)
     _limit_request_size(app, config.max_request_bytes)
     _require_an_up_to_date_schema(app)  # before authentication, which records the caller
     # Before authentication: a refused token still counts, against the client address.
@@ -89,18 +88,6 @@ def _build_app(config: Config) -> Flask:
     if config.environment == "development":
         _log_development_hint()
     return app
-
-
-def _add_request_ids(app: Flask) -> None:
-    @app.before_request
-    def assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
-    @app.after_request
-    def return_request_id(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-        return response
 
 
 def _limit_request_size(app: Flask, limit: int) -> None:
@@ -142,13 +129,23 @@ def _require_an_up_to_date_schema(app: Flask) -> None:
             schema.require_up_to_date()
 
 
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def _configure_logging(config: Config) -> None:
+    observability.configure_logging(config.log_format)
+    if config.jwt_secret_is_short and config.environment == "development":
+        logger.warning(
+            "JWT_SECRET_KEY is shorter than %d bytes; production refuses to start with it",
+            MIN_SECRET_BYTES,
         )
     # The Azure SDK logs every HTTP request and response at INFO.
     logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+def _export_to_azure_monitor() -> None:
+    # Imported here: the exporter is heavy, and nothing connects unless it is configured.
+    if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+        from azure.monitor.opentelemetry import configure_azure_monitor
+
+        configure_azure_monitor()
 
 
 def _log_development_hint() -> None:

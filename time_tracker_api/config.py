@@ -25,6 +25,9 @@ DEFAULT_RATE_LIMIT_STORAGE_URI = "memory://"
 RATE_LIMIT_OFF = "off"
 RATE_LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel")
 TEST_JWT_SECRET = "test-only-secret-never-used-outside-the-test-suite"
+LOG_FORMATS = ("json", "text")
+# HS256 keys shorter than its 256-bit hash can be brute-forced offline from one token.
+MIN_SECRET_BYTES = 32
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -67,7 +70,15 @@ class Config:
     rate_limit_key_prefix: str = "time_tracker"
     # Webhook URLs are checked against it (WEBHOOKS_ALLOW_PRIVATE) when admins set them.
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    log_format: str = "text"
+    # When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
     problems: tuple[str, ...] = ()
+
+    @property
+    def jwt_secret_is_short(self) -> bool:
+        secret = self.jwt.secret_key
+        return secret is not None and len(secret.encode()) < MIN_SECRET_BYTES
 
     @property
     def default_sql_url(self) -> str:
@@ -125,7 +136,16 @@ class Config:
         if not _is_rate_limit_storage_uri(rate_limit_storage_uri):
             problems.append("RATE_LIMIT_STORAGE_URI (memory:// or redis://HOST:PORT)")
             rate_limit_storage_uri = DEFAULT_RATE_LIMIT_STORAGE_URI
+        log_format = (
+            get("LOG_FORMAT") or ("json" if environment == "production" else "text")
+        ).lower()
+        if log_format not in LOG_FORMATS:
+            problems.append("LOG_FORMAT (json or text)")
+            log_format = "text"
         if environment == "production":
+            secret = jwt.secret_key
+            if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+                problems.append(f"JWT_SECRET_KEY (at least {MIN_SECRET_BYTES} bytes in production)")
             if not jwt.configured:
                 problems.append("JWT_SECRET_KEY (or JWT_JWKS_URI / JWT_ISSUER)")
             if storage.backend == "sql" and not storage.sql_url:
@@ -150,6 +170,8 @@ class Config:
             rate_limit=rate_limit,
             rate_limit_storage_uri=rate_limit_storage_uri,
             outbound=OutboundSettings.from_env(environ),
+            log_format=log_format,
+            metrics_token=get("METRICS_TOKEN"),
             problems=tuple(problems),
         )
 

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 SYMMETRIC_ALGORITHMS = ("HS256",)
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512")
-PUBLIC_PATHS = {"/", "/swagger.json", "/health", "/ready"}
+PUBLIC_PATHS = {"/", "/swagger.json", "/health", "/ready", "/metrics"}
 B2C_ISSUER = re.compile(r"^https://[^/]+\.b2clogin\.com/([0-9a-fA-F-]{36})/v2\.0/?$")
 # Claims read from a token and the JSON type each must have; any other type is refused (401).
 STRING_CLAIMS = (

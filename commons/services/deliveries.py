@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
+from prometheus_client import Counter
 from standardwebhooks.webhooks import Webhook as Signer
 
 from commons.data_access_layer.ports import Claimed, Storage
@@ -55,6 +56,13 @@ RECORD_WITHIN_SECONDS = 0.5
 AMQP_BATCH = 500
 USER_AGENT = "TimeTracker-Webhooks/1"
 Clock = Callable[[], datetime]
+
+
+DELIVERIES = Counter(
+    "time_tracker_deliveries_total",
+    "Deliveries of change events, by sink (webhooks, amqp) and outcome (delivered, failed).",
+    ["sink", "outcome"],
+)
 
 
 def utc_now() -> datetime:
@@ -214,6 +222,7 @@ class Dispatcher:
                 self._taken.append((claimed.delivery, attempt))
                 continue
             result.failed += 1
+            DELIVERIES.labels("webhooks", "failed").inc()
             self._record_failure(claimed.delivery, attempt, result)
         if self._taken and (
             len(self._taken) >= RECORD_BATCH
@@ -228,6 +237,7 @@ class Dispatcher:
                 result.errors.append(describe(error))
                 return
             result.sent += len(taken)
+            DELIVERIES.labels("webhooks", "delivered").inc(len(taken))
 
     def _record_failure(self, delivery: Delivery, attempt: Attempt, result: Round) -> None:
         logger.info(
@@ -399,11 +409,14 @@ class Dispatcher:
                     rest = deliveries[error.confirmed :]
                     self._unpublished(rest, error)
                     result.unpublished += len(rest)
+                    DELIVERIES.labels("amqp", "delivered").inc(len(confirmed))
+                    DELIVERIES.labels("amqp", "failed").inc(len(rest))
                     result.errors.append(f"AMQP: {describe(error.cause or error)}")
                     return
                 self._marked(marking, result)
                 marking = self._marker.submit(queue.published, deliveries, self.clock())
                 result.published += len(deliveries)
+                DELIVERIES.labels("amqp", "delivered").inc(len(deliveries))
                 if len(claimed) < AMQP_BATCH:
                     return
         finally:
