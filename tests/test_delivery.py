@@ -237,7 +237,7 @@ def test_the_image_is_slim_python_with_the_pinned_production_requirements():
     instructions = dockerfile(REPO_ROOT / "Dockerfile")
     text = " ".join(f"{keyword} {args}" for keyword, args in instructions)
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in text
-    assert "-r /tmp/requirements/prod.txt" in text
+    assert "--require-hashes --only-binary=:all: -r /tmp/requirements/prod.txt" in text
     assert (
         "COPY",
         "requirements/time_tracker_api/prod.txt /tmp/requirements/prod.txt",
@@ -385,7 +385,9 @@ def test_the_image_healthcheck_fails_when_nothing_answers(tmp_path):
 
 def pinned(requirement: str) -> str:
     dev = (REPO_ROOT / "requirements" / "time_tracker_api" / "dev.txt").read_text()
-    (version,) = re.findall(rf"^{re.escape(requirement)}==(\S+)$", dev, flags=re.MULTILINE)
+    (version,) = re.findall(
+        rf"^{re.escape(requirement)}==([^\s\\]+)(?: \\)?$", dev, flags=re.MULTILINE
+    )
     return version
 
 
