@@ -189,7 +189,7 @@ def test_the_api_on_postgres_does_not_depend_on_the_emulator():
     assert "cosmos" not in api.get("depends_on", {})
     assert set(api["depends_on"]) == {"postgres"}
     # Every service a default one waits for starts without a profile too.
-    for name, service in services.items():
+    for service in services.values():
         if not service.get("profiles"):
             assert all(not services[dep].get("profiles") for dep in service.get("depends_on", {}))
 
