@@ -19,7 +19,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 COPY requirements/time_tracker_api/prod.txt /tmp/requirements/prod.txt
-RUN /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements/prod.txt
+# The lock pins every package with its hashes, pip and setuptools too (current releases).
+RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements/prod.txt
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="Time Tracker API" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare this checkout: a Python 3.11 virtualenv in .venv with the pinned requirements; with
+# Prepare this checkout: a Python 3.11 virtualenv in .venv with the locked (hashed) requirements; with
 # --system, the Debian packages the tests need (the MariaDB ODBC driver for pyodbc); with --node,
 # Node.js and the locked npm packages in node_modules (the Cosmos DB emulator, package.json); with
 # --bench, wrk (the HTTP load generator of bench/harness.py).
@@ -103,9 +103,13 @@ fi
 
 REQUIREMENTS="$ROOT/requirements/time_tracker_api/$STAGE.txt"
 STAMP="$VENV/.installed-$STAGE"
-DIGEST="$(cat "$ROOT"/requirements/time_tracker_api/*.txt "$ROOT"/time_tracker_events/requirements.txt | sha256sum | cut -d' ' -f1)"
+# The locks (*.txt, compiled from *.in by scripts/lock.sh) decide what is installed; any change
+# to them or to the .in files they come from reinstalls.
+DIGEST="$(cat "$ROOT"/requirements/time_tracker_api/*.txt "$ROOT"/requirements/time_tracker_api/*.in \
+  "$ROOT"/time_tracker_events/requirements.txt "$ROOT"/time_tracker_events/requirements.in | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$DIGEST" ]; then
   echo "Installing $STAGE requirements into .venv"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
+  # Every package pinned and hashed, pip and setuptools among them (current releases, in the lock).
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$REQUIREMENTS"
   echo "$DIGEST" >"$STAMP"
 fi

@@ -151,9 +151,19 @@ def healthcheck_command() -> str:
 # docker-compose.yml
 
 
+PROFILES = {
+    "api": None,
+    "postgres": None,
+    "cosmos": ["cosmos"],
+    "api-cosmos": ["cosmos"],
+    "azurite": ["functions"],
+    "functions": ["functions"],
+}
+
+
 def test_compose_runs_the_api_postgres_the_emulators_and_the_functions_host():
     services = compose()["services"]
-    assert set(services) == {"api", "postgres", "cosmos", "azurite", "functions"}
+    assert set(services) == set(PROFILES)
     assert services["postgres"]["image"] == "postgres:15"
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
     assert services["functions"]["image"] != services["api"]["image"]
@@ -164,6 +174,39 @@ def test_the_api_waits_for_a_healthy_postgres_and_migrates_before_serving():
     assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert api["command"] == ["migrate-and-serve"]
     assert api["build"]["dockerfile"] == "Dockerfile"
+
+
+def test_each_service_is_in_its_profile():
+    """No profile: the API on PostgreSQL; `cosmos`: the emulator and the API on it;
+    `functions`: the Functions host and Azurite."""
+    services = compose()["services"]
+    assert {name: service.get("profiles") for name, service in services.items()} == PROFILES
+
+
+def test_the_api_on_postgres_does_not_depend_on_the_emulator():
+    services = compose()["services"]
+    api = services["api"]
+    assert "cosmos" not in api.get("depends_on", {})
+    assert set(api["depends_on"]) == {"postgres"}
+    # Every service a default one waits for starts without a profile too.
+    for service in services.values():
+        if not service.get("profiles"):
+            assert all(not services[dep].get("profiles") for dep in service.get("depends_on", {}))
+
+
+def test_the_cosmos_profile_runs_the_same_api_on_the_emulator():
+    services = compose()["services"]
+    api, variant = services["api"], services["api-cosmos"]
+    assert variant["image"] == api["image"] and variant["build"] == api["build"]
+    assert variant["command"] == api["command"]
+    assert variant["environment"]["DATABASE_BACKEND"] == "cosmos"
+    assert variant["environment"]["DATABASE_ACCOUNT_URI"].endswith("https://cosmos:8081}")
+    assert {
+        k: v for k, v in variant["environment"].items() if k not in {"DATABASE_BACKEND", "PORT"}
+    } == {k: v for k, v in api["environment"].items() if k not in {"DATABASE_BACKEND", "PORT"}}
+    assert variant["depends_on"]["cosmos"]["condition"] == "service_healthy"
+    host_ports = {port.rsplit(":", 1)[0] for port in api["ports"] + variant["ports"]}
+    assert len(host_ports) == 2
 
 
 def test_the_functions_host_has_its_settings_and_reaches_the_compose_services():
@@ -237,7 +280,7 @@ def test_the_image_is_slim_python_with_the_pinned_production_requirements():
     instructions = dockerfile(REPO_ROOT / "Dockerfile")
     text = " ".join(f"{keyword} {args}" for keyword, args in instructions)
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in text
-    assert "-r /tmp/requirements/prod.txt" in text
+    assert "--require-hashes --only-binary=:all: -r /tmp/requirements/prod.txt" in text
     assert (
         "COPY",
         "requirements/time_tracker_api/prod.txt /tmp/requirements/prod.txt",
@@ -385,7 +428,9 @@ def test_the_image_healthcheck_fails_when_nothing_answers(tmp_path):
 
 def pinned(requirement: str) -> str:
     dev = (REPO_ROOT / "requirements" / "time_tracker_api" / "dev.txt").read_text()
-    (version,) = re.findall(rf"^{re.escape(requirement)}==(\S+)$", dev, flags=re.MULTILINE)
+    (version,) = re.findall(
+        rf"^{re.escape(requirement)}==([^\s\\]+)(?: \\)?$", dev, flags=re.MULTILINE
+    )
     return version
 
 
