@@ -133,6 +133,12 @@ def build_parser() -> Parser:
     dispatch.add_argument(
         "--interval", type=positive_int, default=2, metavar="S", help="seconds between polls"
     )
+    dispatch.add_argument(
+        "--metrics-port",
+        type=port_number,
+        metavar="PORT",
+        help="serve the delivery counters in the Prometheus format on this port (with --follow)",
+    )
     dispatch.set_defaults(handler=dispatch_events)
     parked = event_commands.add_parser("parked", help="list changes parked after failing")
     parked.set_defaults(handler=list_parked)
@@ -178,6 +184,12 @@ def build_parser() -> Parser:
 def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return int(value)
+
+
+def port_number(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 1 to 65535, got {value!r}")
     return int(value)
 
 
@@ -338,9 +350,16 @@ def dispatch_events(args: argparse.Namespace) -> None:
     from commons.domain.exceptions import StorageUnavailable
     from commons.services.deliveries import Dispatcher, Round, summary
     from commons.settings import OutboundSettings
+    from time_tracker_api.observability import count_deliveries
 
+    if args.metrics_port is not None and not args.follow:
+        raise CommandError("--metrics-port needs --follow: a single run is over before a scrape")
     storage = _storage()
-    dispatcher = Dispatcher(storage, OutboundSettings.from_env())
+    dispatcher = Dispatcher(storage, OutboundSettings.from_env(), observe=count_deliveries)
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port)
     try:
         while True:
             started = 0

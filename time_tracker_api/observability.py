@@ -42,6 +42,17 @@ RATE_LIMIT_REFUSALS = Counter(
     "Requests refused with 429 by the rate limit, by route template.",
     ["route"],
 )
+DELIVERIES = Counter(
+    "time_tracker_deliveries_total",
+    "Deliveries of change events, by sink (webhooks, amqp) and outcome (delivered, failed).",
+    ["sink", "outcome"],
+)
+
+
+def count_deliveries(sink: str, outcome: str, count: int) -> None:
+    """The dispatcher's observer (`Dispatcher(observe=...)`): counts deliveries by outcome."""
+    if count:
+        DELIVERIES.labels(sink, outcome).inc(count)
 
 
 class RequestIdFilter(logging.Filter):

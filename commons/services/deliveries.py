@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
-from prometheus_client import Counter
 from standardwebhooks.webhooks import Webhook as Signer
 
 from commons.data_access_layer.ports import Claimed, Storage
@@ -58,11 +57,12 @@ USER_AGENT = "TimeTracker-Webhooks/1"
 Clock = Callable[[], datetime]
 
 
-DELIVERIES = Counter(
-    "time_tracker_deliveries_total",
-    "Deliveries of change events, by sink (webhooks, amqp) and outcome (delivered, failed).",
-    ["sink", "outcome"],
-)
+# Told how many deliveries to a sink ("webhooks", "amqp") ended how ("delivered", "failed").
+Observe = Callable[[str, str, int], None]
+
+
+def _unobserved(sink: str, outcome: str, count: int) -> None:
+    """The default observer: outcomes are only counted where an edge asks for it."""
 
 
 def utc_now() -> datetime:
@@ -99,8 +99,10 @@ class Dispatcher:
         per_webhook: int = PER_WEBHOOK,
         resolver: Resolver = resolve,
         timeout: timedelta = WEBHOOK_TIMEOUT,
+        observe: Observe = _unobserved,
     ):
         self.storage = storage
+        self.observe = observe
         self.timeout = timeout
         self.settings = settings
         self.clock = clock
@@ -222,7 +224,7 @@ class Dispatcher:
                 self._taken.append((claimed.delivery, attempt))
                 continue
             result.failed += 1
-            DELIVERIES.labels("webhooks", "failed").inc()
+            self.observe("webhooks", "failed", 1)
             self._record_failure(claimed.delivery, attempt, result)
         if self._taken and (
             len(self._taken) >= RECORD_BATCH
@@ -237,7 +239,7 @@ class Dispatcher:
                 result.errors.append(describe(error))
                 return
             result.sent += len(taken)
-            DELIVERIES.labels("webhooks", "delivered").inc(len(taken))
+            self.observe("webhooks", "delivered", len(taken))
 
     def _record_failure(self, delivery: Delivery, attempt: Attempt, result: Round) -> None:
         logger.info(
@@ -409,14 +411,14 @@ class Dispatcher:
                     rest = deliveries[error.confirmed :]
                     self._unpublished(rest, error)
                     result.unpublished += len(rest)
-                    DELIVERIES.labels("amqp", "delivered").inc(len(confirmed))
-                    DELIVERIES.labels("amqp", "failed").inc(len(rest))
+                    self.observe("amqp", "delivered", len(confirmed))
+                    self.observe("amqp", "failed", len(rest))
                     result.errors.append(f"AMQP: {describe(error.cause or error)}")
                     return
                 self._marked(marking, result)
                 marking = self._marker.submit(queue.published, deliveries, self.clock())
                 result.published += len(deliveries)
-                DELIVERIES.labels("amqp", "delivered").inc(len(deliveries))
+                self.observe("amqp", "delivered", len(deliveries))
                 if len(claimed) < AMQP_BATCH:
                     return
         finally:

@@ -470,6 +470,9 @@ def test_every_route_answers_with_a_trailing_slash_as_without(app, admin, custom
         if path == "/":
             continue
         plain, slashed = admin.get(path), admin.get(f"{path}/")
+        if path == "/metrics":  # counts the requests made between the two
+            assert slashed.status_code == plain.status_code == 200
+            continue
         assert (slashed.status_code, slashed.get_data()) == (
             plain.status_code,
             plain.get_data(),

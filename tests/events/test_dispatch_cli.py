@@ -140,3 +140,56 @@ def test_dispatchers_killed_midway_on_cosmos_lose_and_repeat_no_change(cosmos_em
     assert len({event["id"] for event in events}) == len(events) == 40
     actions = sorted(event["action"] for event in events)
     assert actions == ["archive"] * 10 + ["create"] * 10 + ["update"] * 20
+
+
+def test_following_serves_the_delivery_counters_on_the_metrics_port(tmp_path):
+    import dataclasses
+    import urllib.request
+
+    from tests.receivers import receiving
+
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    config = config_for_tests(url, tmp_path)
+    outbound = dataclasses.replace(config.outbound, webhooks_allow_private=True)
+    app = create_app(dataclasses.replace(config, outbound=outbound))
+    admin = Caller(app.test_client(), "tenant-metrics", "admin-metrics", (ADMIN,))
+    port = free_port()
+    env = clean_env(
+        tmp_path, APP_ENV="development", SQL_DATABASE_URI=url, WEBHOOKS_ALLOW_PRIVATE="true"
+    )
+    with receiving() as receiver:
+        hook = admin.post("/webhooks", json={"url": receiver.url, "events": ["*"]})
+        assert hook.status_code == 201, hook.json
+        assert admin.post("/activities", json={"name": "Design"}).status_code == 201
+        follower = subprocess.Popen(
+            [sys.executable, "cli.py", "events", "dispatch", "--follow", "--interval", "1"]
+            + ["--metrics-port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            receiver.wait_for(1)
+            sample = 'time_tracker_deliveries_total{outcome="delivered",sink="webhooks"} 1.0'
+            deadline = time.monotonic() + TIMEOUT
+            text = ""
+            while sample not in text and time.monotonic() < deadline:
+                time.sleep(0.2)
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as answer:
+                        text = answer.read().decode()
+                except OSError:
+                    continue
+        finally:
+            follower.send_signal(signal.SIGINT)
+            _, errors = follower.communicate(timeout=TIMEOUT)
+    assert sample in text, errors
+
+
+def test_the_metrics_port_needs_follow(tmp_path):
+    env = clean_env(tmp_path, APP_ENV="development", SQL_DATABASE_URI="sqlite://")
+    result = run_cli("events", "dispatch", "--metrics-port", "9464", env=env)
+    line = assert_one_error_line(result, starts_with="cli.py: error: ")
+    assert "--follow" in line

@@ -141,6 +141,8 @@ def test_each_subscription_gets_the_events_it_asked_for(
 def test_a_failed_delivery_is_tried_again_with_the_same_id_after_its_delay(
     admin: Caller, storage: Any, dispatcher: Dispatcher, moving_clock: MovingClock
 ):
+    outcomes: list[tuple[str, str, int]] = []
+    dispatcher.observe = lambda *outcome: outcomes.append(outcome)
     with receiving(statuses=[500, 503, 200]) as receiver:
         hook = subscribe(admin, receiver.url)
         admin.post("/activities", json={"name": "Design"})
@@ -166,6 +168,7 @@ def test_a_failed_delivery_is_tried_again_with_the_same_id_after_its_delay(
     assert history[0]["error"] is None and history[0]["next_attempt_at"] is None
     assert "500" in history[2]["error"] and history[2]["next_attempt_at"] is not None
     assert admin.get(f"/webhooks/{hook['id']}").json["failing_since"] is None
+    assert outcomes == [("webhooks", "failed", 1)] * 2 + [("webhooks", "delivered", 1)]
 
 
 def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(

@@ -240,7 +240,9 @@ class CosmosDeliveryQueue:
             now=timestamp(now),
             amqp=AMQP_SINK,
         )
-        documents.sort(key=lambda d: (d["next_attempt_at"], d["created_at"], d["id"]))
+        # Due ones go in the order of their changes: they are queued as the relay reads the
+        # change documents, whose `_ts` order is only to the second.
+        documents.sort(key=lambda d: (d["created_at"], d["id"]))
         taken: dict[str, int] = {}
         hooks: dict[tuple[str, str], Webhook | None] = {}
         claimed: builtins.list[Claimed] = []
