@@ -449,3 +449,33 @@ def test_a_reports_timezone_offset_that_is_not_whole_minutes_in_range_is_refused
             {"start_date": "2026-06-01", "end_date": "2026-06-30", "timezone_offset": sent}
         )
     assert set(refused.value.errors) == {"timezone_offset"}
+
+
+SANTIAGO = ZoneInfo("America/Santiago")
+
+
+@pytest.mark.parametrize(
+    "now, expected, hours",
+    [
+        # Chile springs forward at midnight: 6 September 2026 starts at 01:00 -03 (04:00 UTC).
+        (utc(2026, 9, 6, 12), window(utc(2026, 9, 6, 4), utc(2026, 9, 7, 3)), 23),
+        # It falls back at midnight ending 4 April: 23:00 to 24:00 that Saturday happens twice.
+        (utc(2026, 4, 4, 12), window(utc(2026, 4, 4, 3), utc(2026, 4, 5, 4)), 25),
+    ],
+)
+def test_a_day_whose_midnight_is_skipped_or_repeated_starts_at_its_first_instant(
+    now, expected, hours
+):
+    day = day_window(now, SANTIAGO)
+    assert day == expected
+    assert day.end - day.start == timedelta(hours=hours)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: an ISO 8601 basic date (20260616) is read as a UTC instant, not as a local day",
+)
+def test_a_basic_format_date_is_a_local_day_like_an_extended_one():
+    zone = caller_zone(300)
+    assert parse_instant("20260616", zone, "start_date") == utc(2026, 6, 16, 5)
+    assert parse_instant("20260616", zone, "end_date", end_of_day=True) == utc(2026, 6, 17, 5)
