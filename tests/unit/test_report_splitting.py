@@ -3,7 +3,7 @@ nested answer, all from hand-computed entries and without storage."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from commons.domain.reports import (
     counts_in,
     derived,
     grouped_keys,
+    local,
     report_filters,
     seconds_inside,
     storage_groupings,
@@ -477,3 +478,16 @@ def test_group_by_is_read_in_order_with_its_time_unit(group_by, parsed, time_uni
         {"start_date": "2026-06-16", "end_date": "2026-06-16", "group_by": group_by}
     )
     assert (filters.group_by, filters.time_unit) == (parsed, time_unit)
+
+
+@pytest.mark.parametrize(
+    "moment, zone, shown",
+    [
+        (utc(2026, 3, 29, 0, 30), PARIS, datetime(2026, 3, 29, 1, 30)),  # CET
+        (utc(2026, 3, 29, 1, 30), PARIS, datetime(2026, 3, 29, 3, 30)),  # CEST
+        (datetime(2026, 3, 29, 1, 30), PARIS, datetime(2026, 3, 29, 3, 30)),  # naive: UTC
+        (utc(2026, 1, 6, 3), timezone(timedelta(hours=-5)), datetime(2026, 1, 5, 22)),
+    ],
+)
+def test_a_moment_is_shown_in_the_callers_zone_a_naive_one_read_as_utc(moment, zone, shown):
+    assert local(moment, zone).replace(tzinfo=None) == shown

@@ -8,7 +8,7 @@ import pytest
 
 from commons.domain.exceptions import Forbidden, Unauthenticated, ValidationFailed
 from commons.domain.principal import ROLE_GROUPS, Principal
-from commons.domain.users import User
+from commons.domain.users import User, invited_user
 from commons.services.time_entries import EntryFilters, _query
 from commons.services.users import _check_group, _role_group, require_admin
 from time_tracker_api.security import identity_from_claims
@@ -215,3 +215,36 @@ def test_admins_see_whom_they_name_and_testers_stay_hidden_from_non_testers(
 def test_a_member_cannot_list_anyone_elses_entries_not_even_by_naming_themselves(groups, user_ids):
     with pytest.raises(Forbidden):
         _query(Testers(), principal(*groups), EntryFilters(user_ids=user_ids))  # type: ignore[arg-type]
+
+
+# --- people an admin adds by email ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "email, name, kept",
+    [
+        ("ana@example.com", "Ana", ("ana@example.com", "Ana")),
+        ("ana@example.com", "", ("ana@example.com", None)),  # an empty name is no name
+        ("a" * 64 + "@" + "b" * 255, None, ("a" * 64 + "@" + "b" * 255, None)),  # 320 long
+        ("ana@example.com", "n" * 200, ("ana@example.com", "n" * 200)),
+    ],
+)
+def test_an_invited_user_keeps_an_address_and_a_name_within_their_limits(email, name, kept):
+    user = invited_user("t", email, name)
+    assert (user.tenant_id, user.email, user.name) == ("t", *kept)
+    assert (user.token_groups, user.granted_groups) == (frozenset(), frozenset())
+
+
+@pytest.mark.parametrize(
+    "email, name, fields",
+    [
+        ("a" * 65 + "@" + "b" * 255, None, {"email"}),  # 321 characters
+        ("ana@example.com", "n" * 201, {"name"}),
+        ("ana@example.com", 3, {"name"}),
+        ("not an address", ["Ana"], {"email", "name"}),
+    ],
+)
+def test_an_invitation_beyond_the_limits_names_each_refused_field(email, name, fields):
+    with pytest.raises(ValidationFailed) as refused:
+        invited_user("t", email, name)
+    assert set(refused.value.errors) == fields

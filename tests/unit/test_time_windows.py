@@ -82,7 +82,21 @@ def test_an_iana_name_wins_over_an_offset():
     assert zone.utcoffset(datetime(2026, 7, 15)) == timedelta(hours=-4)
 
 
-@pytest.mark.parametrize("name", ["Mars/Olympus_Mons", "../../etc/passwd", "Europe/", "UTC+1"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars/Olympus_Mons",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        "Europe/",
+        "Europe",  # a folder of the database
+        "zone.tab",  # a file of the database that is no zone
+        "UTC+1",
+        " Europe/Paris",
+        "a\x00b",
+        "a" * 300,
+    ],
+)
 def test_an_unknown_time_zone_name_is_refused(name):
     with pytest.raises(ValidationFailed) as refused:
         caller_zone(None, name)
