@@ -27,6 +27,7 @@ from commons.domain.time_windows import (
     week_window,
     window_between,
 )
+from time_tracker_api.time_entries.time_entries_namespace import _offset_minutes
 from time_tracker_api.validation import query_instant
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -493,3 +494,17 @@ def test_a_basic_format_date_is_a_local_day_like_an_extended_one():
     zone = caller_zone(300)
     assert parse_instant("20260616", zone, "start_date") == utc(2026, 6, 16, 5)
     assert parse_instant("20260616", zone, "end_date", end_of_day=True) == utc(2026, 6, 17, 5)
+
+
+@pytest.mark.parametrize(
+    "sent, minutes",
+    [("300", 300), ("-60", -60), ("+60", 60), (" 60", 60), ("840", 840), ("-840", -840)],
+)
+def test_a_lists_timezone_offset_query_argument_reads_a_plus_sent_as_a_space(sent, minutes):
+    assert _offset_minutes(sent) == minutes
+
+
+@pytest.mark.parametrize("sent", ["841", "-841", "1.5", "UTC-5", "", "6 0"])
+def test_a_lists_timezone_offset_query_argument_out_of_range_or_not_whole_is_refused(sent):
+    with pytest.raises(ValueError):
+        _offset_minutes(sent)
