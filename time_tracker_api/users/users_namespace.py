@@ -51,7 +51,9 @@ user_input = ns.model(
             " case) makes them this user",
             example="colleague@example.com",
         ),
-        "name": NullableString(max_length=USER_NAME_MAX_LENGTH, description="Their name"),
+        "name": NullableString(
+            max_length=USER_NAME_MAX_LENGTH, description="Their name", example="Ana Pérez"
+        ),
     },
 )
 group_input = ns.model(
