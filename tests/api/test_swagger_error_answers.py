@@ -137,6 +137,11 @@ def test_no_operation_documents_if_match_answers(client):
         assert not {"412", "428"} & set(operation["responses"])
 
 
+@pytest.fixture(autouse=True)
+def no_webhook_left_behind(webhooks_removed, tenant):
+    webhooks_removed.append(tenant)
+
+
 # Records the refused calls below name, created by an admin of the tenant.
 World = dict[str, str]
 
