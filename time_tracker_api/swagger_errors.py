@@ -38,8 +38,12 @@ ERROR_SCHEMA = {
         },
     },
 }
-# Any request: its path and query string must be UTF-8 without NUL, its `X-Fields` a field mask.
-UNREADABLE_REQUEST = "A path, query string or X-Fields header that is not valid"
+# Any request: its path and query string must be UTF-8 without NUL, its `X-Fields` a field mask
+# and its token's claims text without NUL.
+UNREADABLE_REQUEST = (
+    "A path or query string that is not UTF-8 or holds a NUL character, or a malformed "
+    "X-Fields mask or token claim"
+)
 SHARED = {
     400: "Invalid input",
     401: "A missing, expired or invalid bearer token",

@@ -61,7 +61,8 @@ EXPECTED: dict[tuple[str, str], set[int]] = {
     ("POST", "/webhooks/{id}/ping"): WRITE | {403, 404},
     ("GET", "/webhooks/{id}/deliveries"): READ_ONE | {403},
 }
-for catalog_path in ("/activities", "/customers", "/project-types", "/projects", "/technologies"):
+CATALOG_PATHS = ("/activities", "/customers", "/project-types", "/projects", "/technologies")
+for catalog_path in CATALOG_PATHS:
     # Members may create technologies; every other catalog change is the admins'.
     create_403 = set() if catalog_path == "/technologies" else {403}
     EXPECTED[("GET", catalog_path)] = READ
@@ -70,7 +71,6 @@ for catalog_path in ("/activities", "/customers", "/project-types", "/projects",
     EXPECTED[("PUT", f"{catalog_path}/{{id}}")] = WRITE_BODY | {403, 404}
     EXPECTED[("DELETE", f"{catalog_path}/{{id}}")] = WRITE | {403, 404}
 # 409 and 422 beyond the Idempotency-Key's: the operations whose own rules can refuse so.
-CATALOG_PATHS = ("/activities", "/customers", "/project-types", "/projects", "/technologies")
 DOMAIN_409 = {
     *(("POST", path) for path in CATALOG_PATHS),  # a taken name
     *(("PUT", f"{path}/{{id}}") for path in CATALOG_PATHS),
