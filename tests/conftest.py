@@ -248,6 +248,21 @@ def change_customers_quickly(admin: Caller, count: int) -> None:
 
 
 @pytest.fixture
+def webhooks_removed(storage: Any) -> Iterator[list[str]]:
+    """Tenants (appended by the test) whose webhooks go when the test ends, their pending
+    deliveries with them: no later test's dispatcher sends them."""
+    from commons.domain.principal import ADMIN_GROUP, Principal
+    from commons.services import webhooks
+
+    tenants: list[str] = []
+    yield tenants
+    for tenant_id in tenants:
+        principal = Principal(tenant_id, "cleanup", groups=frozenset({ADMIN_GROUP}))
+        for webhook in webhooks.list_webhooks(storage, principal):
+            webhooks.delete_webhook(storage, principal, webhook.id)
+
+
+@pytest.fixture
 def admin(client: Any, tenant: str) -> Caller:
     return Caller(client, tenant, f"admin-{uuid.uuid4().hex[:8]}", (ADMIN,))
 

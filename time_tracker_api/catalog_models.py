@@ -24,13 +24,13 @@ COMMON_OUTPUT = {
 }
 
 
-def name_field(what: str) -> fields.String:
+def name_field(what: str, example: str) -> fields.String:
     return fields.String(
         required=True,
         max_length=NAME_MAX_LENGTH,
         pattern=NOT_BLANK,
         description=f"Name of the {what}; not blank",
-        example="Name",
+        example=example,
     )
 
 

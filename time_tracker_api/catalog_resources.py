@@ -47,6 +47,15 @@ def _doc(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def _admins_only(
+    ns: Namespace, applies: bool
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The 403 answer of an operation only admins may call; nothing where anyone may."""
+    if applies:
+        return ns.response(403, "Admins only")
+    return lambda function: function
+
+
 def register_catalog_resources(
     ns: Namespace,
     kind: CatalogKind,
@@ -82,7 +91,7 @@ def register_catalog_resources(
         @ns.doc(id=f"create_{kind.key}")
         @ns.expect(payload)
         @ns.response(400, "Invalid input")
-        @ns.response(403, "Not allowed")
+        @_admins_only(ns, not kind.members_may_create)
         @ns.response(409, "The name is taken")
         @ns.marshal_with(output, code=201)
         @_doc(f"Create {a_label} ({who})")
@@ -102,7 +111,7 @@ def register_catalog_resources(
         @ns.doc(id=f"update_{kind.key}")
         @ns.expect(update)
         @ns.response(400, "Invalid input")
-        @ns.response(403, "Not allowed")
+        @ns.response(403, "Admins only")
         @ns.response(409, "The name is taken")
         @ns.marshal_with(output)
         @_doc(f"Update some fields of {a_label} (admins)")
@@ -113,7 +122,7 @@ def register_catalog_resources(
 
         @ns.doc(id=f"delete_{kind.key}")
         @ns.response(204, "Done")
-        @ns.response(403, "Not allowed")
+        @ns.response(403, "Admins only")
         @_doc(f"{removal} (admins)")
         def delete(self, id: str) -> Any:
             catalog.delete_item(storage(), kind, principal(), _item_id(id))

@@ -2,7 +2,8 @@
 
 Each resource documents the failures particular to it (`@ns.response(409, ...)`). The ones every
 operation shares follow from its shape, so they are added here rather than repeated on each
-method: 401 where a token is needed, 400 where there is a parameter or a body to validate, 413
+method: 401 where a token is needed, 400 everywhere (every request's path, query string, `X-Fields`
+mask and token claims are checked; "Invalid input" where there is a parameter or a body), 413
 where there is a body, 404 where a path names a record, 503 where a token is needed (the
 storage is away), 429 on every operation but the probes and the docs, whose answers all carry
 the `RateLimit-*` headers. Every POST, PUT and DELETE takes an `Idempotency-Key` header, which
@@ -37,6 +38,12 @@ ERROR_SCHEMA = {
         },
     },
 }
+# Any request: its path and query string must be UTF-8 without NUL, its `X-Fields` a field mask
+# and its token's claims text without NUL.
+UNREADABLE_REQUEST = (
+    "A path or query string that is not UTF-8 or holds a NUL character, or a malformed "
+    "X-Fields mask or token claim"
+)
 SHARED = {
     400: "Invalid input",
     401: "A missing, expired or invalid bearer token",
@@ -129,8 +136,7 @@ def _document(
     authenticated = operation.get("security", None if secured_by_default else []) != []
     if authenticated:
         wanted.append(401)
-    if places & {"query", "body", "formData"}:
-        wanted.append(400)
+    wanted.append(400)
     if "body" in places:
         wanted.append(413)
     if "path" in places:
@@ -139,8 +145,10 @@ def _document(
         wanted.append(429)
     if authenticated:
         wanted.append(503)
+    inputs = bool(places & {"query", "body", "formData"})
     for status in wanted:
-        responses.setdefault(str(status), {"description": SHARED[status]})
+        description = SHARED[status] if status != 400 or inputs else UNREADABLE_REQUEST
+        responses.setdefault(str(status), {"description": description})
     for status, response in responses.items():
         if str(status).startswith(("4", "5")):
             response.setdefault("description", HTTPStatus(int(status)).phrase)

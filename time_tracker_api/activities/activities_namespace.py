@@ -11,9 +11,11 @@ ns = Namespace("activities", description="Kinds of work time is logged for")
 activity_input = ns.model(
     "ActivityInput",
     {
-        "name": name_field("activity"),
+        "name": name_field("activity", "Development"),
         "description": NullableString(
-            max_length=ACTIVITY_DESCRIPTION_MAX_LENGTH, description="What the activity covers"
+            max_length=ACTIVITY_DESCRIPTION_MAX_LENGTH,
+            description="What the activity covers",
+            example="Writing and reviewing code",
         ),
         "status": status_field(),
     },

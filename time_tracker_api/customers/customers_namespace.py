@@ -11,9 +11,11 @@ ns = Namespace("customers", description="Whom projects are done for")
 customer_input = ns.model(
     "CustomerInput",
     {
-        "name": name_field("customer"),
+        "name": name_field("customer", "Acme Corp"),
         "description": NullableString(
-            max_length=DESCRIPTION_MAX_LENGTH, description="About the customer"
+            max_length=DESCRIPTION_MAX_LENGTH,
+            description="About the customer",
+            example="Our first customer",
         ),
         "status": status_field(),
     },

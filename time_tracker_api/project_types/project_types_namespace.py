@@ -11,9 +11,11 @@ ns = Namespace("project-types", description="Kinds of project, forming a tree")
 project_type_input = ns.model(
     "ProjectTypeInput",
     {
-        "name": name_field("project type"),
+        "name": name_field("project type", "Fixed price"),
         "description": NullableString(
-            max_length=DESCRIPTION_MAX_LENGTH, description="About the project type"
+            max_length=DESCRIPTION_MAX_LENGTH,
+            description="About the project type",
+            example="Billed per milestone",
         ),
         "customer_id": NullableUUID(description="The customer it belongs to; none = internal"),
         "parent_id": NullableUUID(description="The parent project type"),

@@ -17,14 +17,18 @@ ns = Namespace("projects", description="What time is logged against")
 project_input = ns.model(
     "ProjectInput",
     {
-        "name": name_field("project"),
+        "name": name_field("project", "Website redesign"),
         "description": NullableString(
-            max_length=DESCRIPTION_MAX_LENGTH, description="About the project"
+            max_length=DESCRIPTION_MAX_LENGTH,
+            description="About the project",
+            example="The new public website",
         ),
         "customer_id": UUID(required=True, description="The customer the project is for"),
         "project_type_id": NullableUUID(description="The kind of project"),
         "technologies": fields.List(
-            fields.String(max_length=NAME_MAX_LENGTH), description="Technologies used"
+            fields.String(max_length=NAME_MAX_LENGTH),
+            description="Technologies used",
+            example=["python", "react"],
         ),
         "status": status_field(),
     },

@@ -17,7 +17,7 @@ from commons.services import reports
 from time_tracker_api.context import principal, storage
 from time_tracker_api.reports.exports import CSV, XLSX, csv_chunks, xlsx_chunks
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import SPACE_FOR_PLUS, uuid_argument
+from time_tracker_api.validation import SPACE_FOR_PLUS, NullableString, uuid_argument
 
 ns = Namespace("reports", description="Totals per customer, project, person or period; exports")
 
@@ -73,7 +73,10 @@ summary_arguments = _arguments(
 export_arguments = _arguments(("format", "csv (default) or xlsx; else the Accept header", "xlsx"))
 
 GROUP_FIELDS = {
-    "key": fields.String(description="An id, a technology, or the day/week/month start"),
+    "key": NullableString(
+        description="An id, a technology, or the day/week/month start; null for the entries "
+        "without any technology (named `(none)`)"
+    ),
     "name": fields.String(description="A name, an email, or the date, ISO week or month"),
     "seconds": fields.Float(description="Time inside the group"),
     "entries": fields.Integer(description="Entries with time in the group"),

@@ -13,7 +13,7 @@ ns = Namespace("technologies", description="Tools and skills time entries mentio
 technology_input = ns.model(
     "TechnologyInput",
     {
-        "name": name_field("technology"),
+        "name": name_field("technology", "python"),
         "first_use_time_entry_id": NullableUUID(description="The entry that first used it"),
     },
 )

@@ -15,7 +15,7 @@ from commons.domain.principal import (
 from commons.services import users
 from time_tracker_api.context import principal, storage
 from time_tracker_api.serialization import Namespace
-from time_tracker_api.validation import NullableDateTime, NullableString, json_body
+from time_tracker_api.validation import NullableString, json_body
 
 ns = Namespace("users", description="The tenant's users, roles and groups")
 
@@ -31,10 +31,10 @@ user = ns.model(
         "email": NullableString(readonly=True),
         "roles": fields.List(fields.String, readonly=True, description="Role groups held"),
         "groups": fields.List(fields.String, readonly=True, description="Every group held"),
-        "created_at": NullableDateTime(
+        "created_at": fields.DateTime(
             readonly=True, description="When the user was first recorded (server time, UTC)"
         ),
-        "updated_at": NullableDateTime(
+        "updated_at": fields.DateTime(
             readonly=True,
             description="When their name, email, roles or groups last changed (server time)",
         ),
@@ -51,7 +51,9 @@ user_input = ns.model(
             " case) makes them this user",
             example="colleague@example.com",
         ),
-        "name": NullableString(max_length=USER_NAME_MAX_LENGTH, description="Their name"),
+        "name": NullableString(
+            max_length=USER_NAME_MAX_LENGTH, description="Their name", example="Ana Pérez"
+        ),
     },
 )
 group_input = ns.model(

@@ -77,7 +77,9 @@ webhook_input = ns.model(
             example="https://93.184.215.14/time-tracker",
         ),
         "events": events_field(required=True),
-        "description": NullableString(max_length=DESCRIPTION_MAX_LENGTH),
+        "description": NullableString(
+            max_length=DESCRIPTION_MAX_LENGTH, example="Timesheets to the billing system"
+        ),
     },
 )
 webhook_update = ns.model(
