@@ -86,8 +86,8 @@ def parse_instant(value: str, zone: tzinfo, field: str, end_of_day: bool = False
     """
     text = value.strip()
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
+        day = _date_only(text)
+        if day is not None:
             return local_midnight(day + timedelta(days=1) if end_of_day else day, zone)
         moment = datetime.fromisoformat(text)
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -99,6 +99,15 @@ def parse_instant(value: str, zone: tzinfo, field: str, end_of_day: bool = False
         raise ValidationFailed(
             f"{field} is out of range", {field: "must be between years 1 and 9999 in UTC"}
         ) from None
+
+
+def _date_only(text: str) -> date | None:
+    """The day `text` names when it is an ISO 8601 date alone, in any of its forms (2026-06-16,
+    20260616, 2026-W25-2), else None."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def window_between(start: datetime | None, end: datetime | None) -> Window:

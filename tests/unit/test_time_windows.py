@@ -486,10 +486,6 @@ def test_a_day_whose_midnight_is_skipped_or_repeated_starts_at_its_first_instant
     assert day.end - day.start == timedelta(hours=hours)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an ISO 8601 basic date (20260616) is read as a UTC instant, not as a local day",
-)
 def test_a_basic_format_date_is_a_local_day_like_an_extended_one():
     zone = caller_zone(300)
     assert parse_instant("20260616", zone, "start_date") == utc(2026, 6, 16, 5)
