@@ -18,6 +18,7 @@ Table = dict[str, dict[str, Any]]
 GLOBAL = ""
 _GONE = object()
 MICROSECOND = timedelta(microseconds=1)
+TICK = timedelta(milliseconds=1)  # coarser than any clock this runs on
 
 
 class Store:
@@ -27,13 +28,18 @@ class Store:
     def __init__(self) -> None:
         self.tables: dict[str, Table] = {}
         self.lock = threading.RLock()
-        self._last_stamp = datetime.min.replace(tzinfo=UTC)
+        self._last_stamp = datetime(1970, 1, 1, tzinfo=UTC)
 
     def stamp(self) -> datetime:
-        """Now, and later than any stamp before: two writes never share an `updated_at`."""
+        """Now, as the clock says; within one tick of the clock, a microsecond after the stamp
+        before, so that two writes never share an `updated_at` (a clock set back further, as
+        tests travel in time, is followed)."""
         with self.lock:
-            self._last_stamp = max(datetime.now(UTC), self._last_stamp + MICROSECOND)
-            return self._last_stamp
+            now = datetime.now(UTC)
+            if self._last_stamp - TICK < now <= self._last_stamp:
+                now = self._last_stamp + MICROSECOND
+            self._last_stamp = now
+            return now
 
     def publish(self, changes: dict[str, dict[str, dict[str, Any]]]) -> None:
         """Replace the tables changed with copies that hold the changes (call under the lock)."""
