@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before the fixtures' own parameters: ids start with it
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test that needs `database` on every backend (and on memory too in modules
     marked `memory_backend`), or on those of TEST_BACKENDS; a test or module that chooses its

@@ -12,6 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from commons.data_access_layer.memory.unit_of_work import MemoryStorage
+
 
 @contextmanager
 def counted_round_trips(storage: Any) -> Iterator[list[str]]:
@@ -29,7 +31,7 @@ def counted_round_trips(storage: Any) -> Iterator[list[str]]:
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
         return
-    if getattr(storage, "backend", None) == "memory":
+    if isinstance(storage, MemoryStorage):
         yield trips
         return
     transport = storage.client.client_connection.pipeline_client._pipeline._transport

@@ -228,3 +228,22 @@ def test_a_failed_unit_of_work_changes_nothing(storage, member):
         raise RuntimeError("boom")
 
     assert catalog.list_items(storage, CUSTOMER, member, {}) == []
+
+
+def test_a_unit_of_work_reads_what_was_there_when_it_began(storage, admin):
+    catalog.create_item(storage, CUSTOMER, admin, {"name": "Before"})
+    with storage.unit_of_work(snapshot=True) as reader:
+        catalog.create_item(storage, CUSTOMER, admin, {"name": "After"})
+        seen = [c.name for c in reader.catalog(CUSTOMER).list(admin.tenant_id, {})]
+
+    assert seen == ["Before"]
+    assert len(catalog.list_items(storage, CUSTOMER, admin, {})) == 2
+
+
+def test_a_read_record_is_a_copy_the_caller_may_change(storage, admin):
+    project = catalog.create_item(
+        storage, PROJECT, admin, {"name": "Web", "technologies": ["python"]}
+    )
+    project.technologies.append("changed behind the storage's back")
+
+    assert catalog.get_item(storage, PROJECT, admin, project.id).technologies == ["python"]

@@ -91,8 +91,6 @@ class MemoryUnitOfWork:
 class MemoryStorage:
     """The in-memory backend: units of work, the delivery queue and the outbox relay."""
 
-    backend = "memory"
-
     def __init__(self, record_format: RecordFormat | None = None):
         self.record_format = record_format
         self.store = Store()
