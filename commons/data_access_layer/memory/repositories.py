@@ -6,15 +6,16 @@ import builtins
 import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from commons.data_access_layer.memory.tables import Staged, Store
 from commons.domain.audit import AuditEvent, EventQuery
 from commons.domain.catalog import (
     INACTIVE,
-    PROJECT,
     CatalogItem,
     CatalogKind,
     NamedSummary,
+    Project,
     normalized_name,
 )
 from commons.domain.exceptions import AlreadyExists, IdempotencyKeyInUse
@@ -61,7 +62,7 @@ class MemoryCatalogRepository:
             if self._shown(item, sync) and _matches(item, filters)
         ]
         if sync is None:
-            items.sort(key=lambda item: (_name_key(item.name), item.id))
+            items.sort(key=lambda item: (normalized_name(item.name), item.id))
         else:
             items.sort(key=lambda item: (item.updated_at, item.id))
         return [self._read(item) for item in items]
@@ -79,13 +80,13 @@ class MemoryCatalogRepository:
 
     def _write(self, item: CatalogItem) -> None:
         item = dataclasses.replace(item, deleted=in_utc(item.deleted))
-        if hasattr(item, "customer"):
-            item = dataclasses.replace(item, customer=None, project_type=None)  # type: ignore[call-arg]
+        if isinstance(item, Project):  # its read model is read with it, never stored
+            item = dataclasses.replace(item, customer=None, project_type=None)
         if item.deleted is None and any(
             other.id != item.id
             and other.deleted is None
             and self.kind.uniqueness_scope(other) == self.kind.uniqueness_scope(item)
-            and _name_key(other.name) == _name_key(item.name)
+            and normalized_name(other.name) == normalized_name(item.name)
             for other in self.staged.rows(self.table, item.tenant_id)
         ):
             raise AlreadyExists(
@@ -102,40 +103,26 @@ class MemoryCatalogRepository:
 
     def _hidden(self, item: CatalogItem) -> bool:
         """Projects of archived customers are hidden from lists, not from reads by id."""
-        if self.kind is not PROJECT:
+        if not isinstance(item, Project):
             return False
-        customer = self._customer(item)
+        customer = self._referenced("customer", item.tenant_id, item.customer_id)
         return customer is not None and getattr(customer, "status", None) == INACTIVE
 
-    def _customer(self, item: CatalogItem) -> CatalogItem | None:
-        customer_id = getattr(item, "customer_id", None)
-        if not customer_id:
-            return None
-        found: CatalogItem | None = self.staged.get(
-            catalog_table("customer"), item.tenant_id, customer_id
-        )
-        return found
+    def _referenced(self, kind_key: str, tenant_id: str, item_id: str | None) -> Any:
+        """The record of the tenant that a reference names, deleted or not, if any."""
+        return self.staged.get(catalog_table(kind_key), tenant_id, item_id) if item_id else None
 
     def _read(self, item: CatalogItem) -> CatalogItem:
-        """The record with its read model (a project's customer and project type)."""
-        if self.kind is not PROJECT:
+        """The record with its read model: a project's customer and live project type."""
+        if not isinstance(item, Project):
             return item
-        customer = self._customer(item)
+        customer = self._referenced("customer", item.tenant_id, item.customer_id)
         if customer is not None:
-            item.customer = NamedSummary(customer.name, getattr(customer, "description", None))  # type: ignore[attr-defined]
-        type_id = getattr(item, "project_type_id", None)
-        project_type = (
-            self.staged.get(catalog_table("project_type"), item.tenant_id, type_id)
-            if type_id
-            else None
-        )
+            item.customer = NamedSummary(customer.name, customer.description)
+        project_type = self._referenced("project_type", item.tenant_id, item.project_type_id)
         if project_type is not None and project_type.deleted is None:
-            item.project_type = NamedSummary(project_type.name, project_type.description)  # type: ignore[attr-defined]
+            item.project_type = NamedSummary(project_type.name, project_type.description)
         return item
-
-
-def _name_key(name: str) -> str:
-    return normalized_name(name)
 
 
 def _matches(item: CatalogItem, filters: Mapping[str, object]) -> bool:

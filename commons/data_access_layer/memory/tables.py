@@ -93,10 +93,6 @@ class Staged:
         ids = [row_id for row_id in committed if row_id not in changed]
         return ids + [row_id for row_id, value in changed.items() if value is not _GONE]
 
-    def partitions(self, table: str) -> Iterator[str]:
-        """The partitions of the table that hold (or held) rows."""
-        yield from dict.fromkeys([*self.committed.get(table, {}), *self.changes.get(table, {})])
-
     def put(self, table: str, partition: str, row_id: str, value: Any) -> None:
         self._changes(table, partition)[row_id] = copy.deepcopy(value)
 
