@@ -22,6 +22,10 @@ def create_storage(
         from commons.data_access_layer.cosmos.unit_of_work import CosmosStorage
 
         return CosmosStorage(settings, record_format)
+    if settings.backend == "memory":
+        from commons.data_access_layer.memory.unit_of_work import MemoryStorage
+
+        return MemoryStorage(record_format)
     raise ConfigurationError(f"Unsupported DATABASE_BACKEND: {settings.backend}")
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-BACKENDS = ("sql", "cosmos")
+BACKENDS = ("sql", "cosmos", "memory")  # memory: in-process, for tests and demos
 DEFAULT_COSMOS_DATABASE = "time-tracker-db"  # DATABASE_NAME, for the API and the events app
 
 

@@ -45,6 +45,12 @@ HOW_TO_GET = {
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SQL_BACKENDS = ("sqlite", "postgresql", "mariadb")
 BACKENDS = (*SQL_BACKENDS, "cosmos")
+# In-process storage: the contract suite and service tests run on it too (`memory_backend`);
+# TEST_BACKENDS=memory (a comma-separated list) runs every database test on the backends named.
+MEMORY = "memory"
+CHOSEN_BACKENDS = tuple(
+    name.strip() for name in os.environ.get("TEST_BACKENDS", "").split(",") if name.strip()
+)
 REQUIRED_IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -58,10 +64,14 @@ class Database:
     @property
     def settings(self) -> StorageSettings:
         """The storage settings that point the app at this database."""
+        if self.backend == MEMORY:
+            return StorageSettings(backend=MEMORY)
         return self.cosmos or StorageSettings(backend="sql", sql_url=self.url)
 
     def variables(self) -> dict[str, str]:
         """The environment variables that point a process (the CLI, a server) at it."""
+        if self.backend == MEMORY:
+            return {"DATABASE_BACKEND": MEMORY}
         if self.cosmos is None:
             return {"SQL_DATABASE_URI": self.url}
         return {
@@ -81,7 +91,10 @@ def unavailable(backend: str, error: Exception) -> None:
 
 
 def create_database(backend: str, directory: Path) -> Database:
-    """A new, empty database on the backend's server (or a new SQLite file)."""
+    """A new, empty database on the backend's server (or a new SQLite file, or memory: the
+    storage the app creates is the database)."""
+    if backend == MEMORY:
+        return Database(backend, "memory:", lambda: None)
     if backend == "sqlite":
         path = directory / f"tt_{uuid.uuid4().hex[:8]}.db"
         return Database(backend, f"sqlite:///{path}", lambda: path.unlink(missing_ok=True))

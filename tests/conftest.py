@@ -21,6 +21,8 @@ from werkzeug.serving import make_server
 from tests.backends import (
     AMQP_URL,
     BACKENDS,
+    CHOSEN_BACKENDS,
+    MEMORY,
     create_cosmos_database,
     create_database,
     unavailable,
@@ -37,7 +39,33 @@ ADMIN = "time-tracker-admin"
 TESTER = "time-tracker-tester"
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "memory_backend: run the module's database tests on the memory backend too"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixtures' own parameters: ids start with it
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that needs `database` on every backend (and on memory too in modules
+    marked `memory_backend`), or on those of TEST_BACKENDS; a test or module that chooses its
+    own database keeps it."""
+    if "database" not in metafunc.fixturenames or hasattr(metafunc.module, "database"):
+        return
+    if any("database" in _argnames(m) for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    backends = CHOSEN_BACKENDS or BACKENDS
+    if not CHOSEN_BACKENDS and metafunc.definition.get_closest_marker("memory_backend"):
+        backends = (*BACKENDS, MEMORY)
+    metafunc.parametrize("database", backends, indirect=True, scope="session")
+
+
+def _argnames(mark: pytest.Mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+
+
+@pytest.fixture(scope="session")
 def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:

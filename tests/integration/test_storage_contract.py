@@ -31,6 +31,8 @@ from commons.domain.time_windows import EARLIEST, LATEST, Window
 from commons.domain.users import User, invited_user
 from tests.backends import SQL_BACKENDS
 
+pytestmark = pytest.mark.memory_backend
+
 
 def activity(tenant, name="Development", **fields):
     return Activity(id=str(uuid.uuid4()), tenant_id=tenant, name=name, **fields)

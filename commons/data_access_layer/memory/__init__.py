@@ -1,0 +1,1 @@
+"""The in-memory backend: every port in plain Python, for fast tests and demos."""
