@@ -45,7 +45,7 @@ HOW_TO_GET = {
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SQL_BACKENDS = ("sqlite", "postgresql", "mariadb")
 BACKENDS = (*SQL_BACKENDS, "cosmos")
-# In-process storage: the contract suite and service tests run on it too (`memory_backend`);
+# In-process storage: the contract suite and service tests run on it too (`also_in_process`);
 # TEST_BACKENDS=memory (a comma-separated list) runs every database test on the backends named.
 MEMORY = "memory"
 CHOSEN_BACKENDS = tuple(

@@ -41,21 +41,21 @@ TESTER = "time-tracker-tester"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "memory_backend: run the module's database tests on the memory backend too"
+        "markers", "also_in_process: run the module's database tests on the memory backend too"
     )
 
 
 @pytest.hookimpl(tryfirst=True)  # before the fixtures' own parameters: ids start with it
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test that needs `database` on every backend (and on memory too in modules
-    marked `memory_backend`), or on those of TEST_BACKENDS; a test or module that chooses its
+    marked `also_in_process`), or on those of TEST_BACKENDS; a test or module that chooses its
     own database keeps it."""
     if "database" not in metafunc.fixturenames or hasattr(metafunc.module, "database"):
         return
     if any("database" in _argnames(m) for m in metafunc.definition.iter_markers("parametrize")):
         return
     backends = CHOSEN_BACKENDS or BACKENDS
-    if not CHOSEN_BACKENDS and metafunc.definition.get_closest_marker("memory_backend"):
+    if not CHOSEN_BACKENDS and metafunc.definition.get_closest_marker("also_in_process"):
         backends = (*BACKENDS, MEMORY)
     metafunc.parametrize("database", backends, indirect=True, scope="session")
 

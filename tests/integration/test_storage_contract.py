@@ -31,7 +31,7 @@ from commons.domain.time_windows import EARLIEST, LATEST, Window
 from commons.domain.users import User, invited_user
 from tests.backends import SQL_BACKENDS
 
-pytestmark = pytest.mark.memory_backend
+pytestmark = pytest.mark.also_in_process
 
 
 def activity(tenant, name="Development", **fields):
