@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import subprocess
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -356,6 +357,32 @@ def test_gunicorn_workers_share_their_metrics(tmp_path: Any) -> None:
     assert gauges == [1] * 6
     assert len(list(shared.glob("counter_*.db"))) >= 2
     assert not (shared / "counter_999999.db").exists()
+
+
+def test_gunicorns_access_line_ends_with_the_request_id(tmp_path: Any) -> None:
+    with gunicorn(tmp_path) as (port, log):
+        asked = urllib.request.Request(
+            f"http://127.0.0.1:{port}/health", headers={"X-Request-ID": "abc-123"}
+        )
+        with urllib.request.urlopen(asked, timeout=10) as answer:
+            assert answer.headers["X-Request-ID"] == "abc-123"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            minted = answer.headers["X-Request-ID"]
+        deadline = time.monotonic() + 10
+        while not {"abc-123", minted} <= set(access_ids(log)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    # The id sent is kept, and one the API minted is the one its answer gave.
+    assert {"abc-123", minted} <= set(access_ids(log)), log.read_text()
+
+
+def access_ids(log: Path) -> list[str]:
+    """The request ids that end gunicorn's access lines of GET /health (each worker writes its
+    own lines, so their order in the file is not the order of the answers)."""
+    return [
+        line.rsplit(" request_id=", 1)[1]
+        for line in log.read_text().splitlines()
+        if '"GET /health HTTP/1.1" 200' in line and " request_id=" in line
+    ]
 
 
 def scraped(port: int) -> dict[tuple[str, tuple], float]:
