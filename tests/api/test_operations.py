@@ -294,6 +294,79 @@ def test_development_defaults_to_text_logs(tmp_path: Any) -> None:
     assert dataclasses.replace(config).log_format == "text"
 
 
+def test_a_429_counts_as_a_rate_limit_refusal_of_its_route(make_client: Any) -> None:
+    client = make_client(rate_limit="2/minute")
+    member = Caller(client, f"tenant-{uuid.uuid4()}", f"member-{uuid.uuid4().hex[:8]}")
+    labels = (("route", "/time-entries"),)
+    before = samples(client).get(("time_tracker_rate_limit_refusals_total", labels), 0.0)
+
+    answers = [member.get("/time-entries").status_code for _ in range(3)]
+
+    assert answers == [200, 200, 429]
+    after = samples(client)  # /metrics itself is exempt from the limit
+    assert after[("time_tracker_rate_limit_refusals_total", labels)] - before == 1
+
+
+@pytest.mark.parametrize("secret,warned", [("short", True), ("k" * 32, False)])
+def test_development_warns_of_a_jwt_secret_shorter_than_32_bytes(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture, secret: str, warned: bool
+) -> None:
+    config = Config.from_env(
+        {"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path), "JWT_SECRET_KEY": secret}
+    )
+    with caplog.at_level(logging.WARNING, logger="time_tracker_api"):
+        app = create_app(config)
+    app.extensions["storage"].engine.dispose()
+    warning = "JWT_SECRET_KEY is shorter than 32 bytes; production refuses to start with it"
+    assert (warning in caplog.messages) is warned
+
+
+BREEZE_ACCEPTED = b'{"itemsReceived": 1, "itemsAccepted": 1, "errors": []}'
+
+
+def test_logs_go_to_application_insights_when_its_connection_string_is_set(tmp_path: Any) -> None:
+    from tests.processes import clean_env, run_python
+    from tests.receivers import receiving
+
+    key = str(uuid.uuid4())
+    run = (
+        "import logging\n"
+        "from time_tracker_api import create_app\n"
+        "create_app().test_client().get('/health')\n"
+        "logging.getLogger('time_tracker_api').warning('Sent to Application Insights')\n"
+    )
+    with receiving(statuses=[200], reply=BREEZE_ACCEPTED) as ingestion:
+        local = f"http://127.0.0.1:{ingestion.port}/"
+        env = clean_env(
+            tmp_path / "instance",
+            HOME=str(tmp_path),
+            APP_ENV="development",
+            # Ingestion and live metrics both on the local receiver: nothing leaves the machine.
+            APPLICATIONINSIGHTS_CONNECTION_STRING=(
+                f"InstrumentationKey={key};IngestionEndpoint={local};LiveEndpoint={local}"
+            ),
+            APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true",
+            # Without this the exporter asks Azure's instance metadata endpoint where it runs.
+            OTEL_EXPERIMENTAL_RESOURCE_DETECTORS="otel",
+        )
+        # Exporting is flushed when the process exits.
+        finished = run_python("-c", run, env=env)
+        assert finished.returncode == 0, finished.stderr
+    envelopes = [
+        envelope
+        for request in ingestion.received
+        if request.path == "/v2.1/track"
+        for envelope in request.json()
+    ]
+    messages = [
+        envelope["data"]["baseData"]["message"]
+        for envelope in envelopes
+        if envelope["name"] == "Microsoft.ApplicationInsights.Message"
+    ]
+    assert "Sent to Application Insights" in messages
+    assert {envelope["iKey"] for envelope in envelopes} == {key}
+
+
 GUNICORN_SECRET = "a-production-secret-for-the-operations-test-0123456789"
 
 
