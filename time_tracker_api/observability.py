@@ -9,7 +9,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, has_request_context, request
@@ -60,9 +60,8 @@ class OutboxCollector(Collector):
     """The outbox gauges, read from the storage at each scrape (by the scraping process only:
     they describe the database, which every worker shares)."""
 
-    def __init__(self, storage: Storage, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(self, storage: Storage):
         self.storage = storage
-        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         """The gauges; none when the storage cannot say (logged), so that the scrape answers."""
@@ -76,7 +75,7 @@ class OutboxCollector(Collector):
             return
         age = 0.0
         if status.oldest_pending_at is not None:
-            age = max(0.0, (self.clock() - status.oldest_pending_at).total_seconds())
+            age = max(0.0, (datetime.now(UTC) - status.oldest_pending_at).total_seconds())
         yield GaugeMetricFamily(
             "time_tracker_outbox_pending",
             "Changes waiting to be recorded in the audit log, of every tenant.",

@@ -265,15 +265,25 @@ def outbox_status(database: Any) -> OutboxStatus:
     knows which: what is counted here are the changes whose first attempt failed.
     """
     pending = parked = 0
-    oldest: list[str] = []
+    oldest: list[datetime] = []
     for container_id in AUDITED_CONTAINERS:
         changes = database.get_container_client(container_id)
         parked += _aggregate(changes, "COUNT(1)", DEAD, sum) or 0
         waiting = _aggregate(changes, "COUNT(1)", FAILED, sum) or 0
         if waiting:
             pending += waiting
-            oldest.append(_aggregate(changes, "MIN(c.date)", FAILED, min))
-    return OutboxStatus(pending, parked, instant(min(oldest)) if oldest else None)
+            moment = _moment(_aggregate(changes, "MIN(c.date)", FAILED, min))
+            if moment is not None:
+                oldest.append(moment)
+    return OutboxStatus(pending, parked, min(oldest) if oldest else None)
+
+
+def _moment(value: Any) -> datetime | None:
+    """A stored instant; None when it is missing or malformed (which may be why it failed)."""
+    try:
+        return instant(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _aggregate(changes: Any, aggregate: str, delivery: str, combine: Callable[..., Any]) -> Any:
