@@ -8,11 +8,16 @@
 #   COMMAND [ARG...]                        run anything else, e.g. `python cli.py create_token ...`
 #
 # GUNICORN_WORKERS (2), GUNICORN_THREADS (8) and PORT (8000) size and place the server.
+# Gunicorn's access line ends with the request's id, as the answer's X-Request-ID header gives
+# it (the API's JSON access line carries the same id): `--access-logformat` overrides it.
 # Migrations are an explicit step: `serve` never changes the schema of a server database.
 set -euo pipefail
 
 # Run from the application folder (/app in the image, the repository root in a checkout).
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+
+# gunicorn's default access format, then the request id.
+ACCESS_LOG_FORMAT='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 
 serve() {
   # Workers share their Prometheus metrics through files there; a restart starts from zero.
@@ -34,6 +39,7 @@ serve() {
     --workers "${GUNICORN_WORKERS:-2}" \
     --threads "${GUNICORN_THREADS:-8}" \
     --access-logfile - \
+    --access-logformat "$ACCESS_LOG_FORMAT" \
     --error-logfile - \
     --worker-tmp-dir /dev/shm \
     --no-control-socket \

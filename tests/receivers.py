@@ -27,12 +27,14 @@ class Received:
 @dataclass
 class Receiver:
     """What a receiver got, and how it answers next: `statuses` one after another (the last one
-    repeats), each after `delay` seconds, or once `hold` is set when it is given."""
+    repeats), each after `delay` seconds, or once `hold` is set when it is given, each with the
+    JSON body `reply` (none when empty)."""
 
     port: int = 0
     statuses: list[int] = field(default_factory=lambda: [204])
     delay: float = 0.0
     hold: threading.Event | None = None
+    reply: bytes = b""
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     answered: int = 0
@@ -73,8 +75,11 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 receiver.hold.wait(30)
             try:
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                if receiver.reply:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(receiver.reply)))
                 self.end_headers()
+                self.wfile.write(receiver.reply)
             except OSError:
                 pass  # the sender gave up waiting
 

@@ -9,8 +9,10 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -19,13 +21,18 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
 
+from commons.data_access_layer.ports import Storage
+from commons.domain.exceptions import StorageUnavailable
 from time_tracker_api.errors import body
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 access_logger = logging.getLogger("time_tracker_api.access")
+logger = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter(
     "time_tracker_http_requests_total",
@@ -47,6 +54,43 @@ DELIVERIES = Counter(
     "Deliveries of change events, by sink (webhooks, amqp) and outcome (delivered, failed).",
     ["sink", "outcome"],
 )
+
+
+class OutboxCollector(Collector):
+    """The outbox gauges, read from the storage at each scrape (by the scraping process only:
+    they describe the database, which every worker shares)."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def collect(self) -> Iterator[Metric]:
+        """The gauges; none when the storage cannot say (logged), so that the scrape answers."""
+        try:
+            status = self.storage.outbox_status()
+        except Exception as error:  # noqa: BLE001 - a scrape must answer whatever the storage does
+            reason = (
+                error.detail or error.message if isinstance(error, StorageUnavailable) else error
+            )
+            logger.warning("The outbox gauges are left out of this scrape: %s", reason)
+            return
+        age = 0.0
+        if status.oldest_pending_at is not None:
+            age = max(0.0, (datetime.now(UTC) - status.oldest_pending_at).total_seconds())
+        yield GaugeMetricFamily(
+            "time_tracker_outbox_pending",
+            "Changes waiting to be recorded in the audit log, of every tenant.",
+            value=status.pending,
+        )
+        yield GaugeMetricFamily(
+            "time_tracker_outbox_parked",
+            "Changes parked after their last retry failed, waiting for an operator.",
+            value=status.parked,
+        )
+        yield GaugeMetricFamily(
+            "time_tracker_outbox_oldest_pending_age_seconds",
+            "Age of the oldest change waiting for the audit log (0: none waits).",
+            value=age,
+        )
 
 
 def count_deliveries(sink: str, outcome: str, count: int) -> None:
@@ -143,16 +187,21 @@ def _metrics_view(token: str | None):  # type: ignore[no-untyped-def]
             sent = request.headers.get("Authorization", "")
             if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
                 return body(401, "A valid metrics token is required", "unauthorized")
-        return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+        registry = _registry(current_app.extensions["storage"])
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
     return metrics
 
 
-def _registry() -> CollectorRegistry:
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return REGISTRY
-    from prometheus_client import multiprocess
-
+def _registry(storage: Storage) -> CollectorRegistry:
+    """A registry for one scrape: this process's metrics, or every worker's (summed from their
+    files), and the outbox gauges read now, by this process alone."""
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(REGISTRY)
+    registry.register(OutboxCollector(storage))
     return registry

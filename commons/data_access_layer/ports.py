@@ -350,6 +350,10 @@ class Storage(Protocol):
     def parked_changes(self) -> list[dict[str, Any]]:
         """Changes that failed too often and wait for an operator."""
 
+    def outbox_status(self) -> OutboxStatus:
+        """Where the changes of every tenant on their way to the audit log stand, counted on
+        indexes (what `/metrics` shows); StorageUnavailable when the storage cannot be read."""
+
     def retry_parked(self, ids: list[str] | None = None) -> int:
         """Put parked changes (all, or those ids) back in line; returns how many.
 
@@ -363,3 +367,12 @@ class DispatchReport:
     failed: int = 0
     parked: int = 0
     waiting: int = 0  # failed before, their next attempt still ahead
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """The changes on their way to the audit log, of every tenant."""
+
+    pending: int = 0  # not recorded yet: before their first attempt or waiting for a retry
+    parked: int = 0  # parked as dead after their last retry, waiting for an operator
+    oldest_pending_at: datetime | None = None  # when the oldest pending change happened

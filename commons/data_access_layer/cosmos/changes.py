@@ -24,6 +24,7 @@ from azure.cosmos import exceptions
 
 from commons.data_access_layer.cosmos.containers import AUDITED_CONTAINERS, EVENT, LEASES
 from commons.data_access_layer.cosmos.documents import instant, timestamp
+from commons.data_access_layer.ports import OutboxStatus
 from commons.domain.audit import AuditEvent
 from commons.domain.events import RecordChanged
 from commons.domain.exceptions import NotFound
@@ -254,6 +255,52 @@ def retry_parked(database: Any, ids: list[str] | None = None) -> int:
         changes, document = found[change_id]
         _mark(changes, document, delivery=FAILED, attempts=0, next_attempt_at=now)
     return len(wanted)
+
+
+def outbox_status(database: Any) -> OutboxStatus:
+    """The changes waiting for a retry and those parked, of every tenant, and when the oldest
+    waiting one happened: counted on the containers' indexes, none read in full.
+
+    A change the change feed has not handed over yet is pending too, but only the feed's lease
+    knows which: what is counted here are the changes whose first attempt failed.
+    """
+    pending = parked = 0
+    oldest: list[datetime] = []
+    for container_id in AUDITED_CONTAINERS:
+        changes = database.get_container_client(container_id)
+        parked += _aggregate(changes, "COUNT(1)", DEAD, sum) or 0
+        waiting = _aggregate(changes, "COUNT(1)", FAILED, sum) or 0
+        if waiting:
+            pending += waiting
+            moment = _moment(_aggregate(changes, "MIN(c.date)", FAILED, min))
+            if moment is not None:
+                oldest.append(moment)
+    return OutboxStatus(pending, parked, min(oldest) if oldest else None)
+
+
+def _moment(value: Any) -> datetime | None:
+    """A stored instant; None when it is missing or malformed (which may be why it failed)."""
+    try:
+        return instant(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _aggregate(changes: Any, aggregate: str, delivery: str, combine: Callable[..., Any]) -> Any:
+    # A cross-partition aggregate may come back one value a partition range: combined here.
+    values = [
+        value
+        for value in changes.query_items(
+            f"SELECT VALUE {aggregate} FROM c WHERE c.type = @change AND c.delivery = @delivery",
+            parameters=[
+                {"name": "@change", "value": CHANGE_TYPE},
+                {"name": "@delivery", "value": delivery},
+            ],
+            enable_cross_partition_query=True,
+        )
+        if value is not None
+    ]
+    return combine(values) if values else None
 
 
 def _parked(changes: Any) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ from commons.data_access_layer.migrations import (
     pending_among,
     set_target,
 )
-from commons.data_access_layer.ports import DispatchReport, RecordFormat
+from commons.data_access_layer.ports import DispatchReport, OutboxStatus, RecordFormat
 from commons.domain.catalog import CatalogKind
 from commons.domain.deliveries import formatted_item
 from commons.domain.events import RecordChanged
@@ -328,6 +328,12 @@ class CosmosStorage:
     def retry_parked(self, ids: list[str] | None = None) -> int:
         try:
             return cosmos_changes.retry_parked(self.database, ids)
+        except (AzureError, ValueError) as error:
+            raise _unreachable(error) from error
+
+    def outbox_status(self) -> OutboxStatus:
+        try:
+            return cosmos_changes.outbox_status(self.database)
         except (AzureError, ValueError) as error:
             raise _unreachable(error) from error
 

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from commons.data_access_layer.ports import OutboxStatus
 from commons.data_access_layer.sql.engine import IMMEDIATE
 from commons.data_access_layer.sql.tables import events, outbox
 from commons.data_access_layer.sql.webhooks import queue_deliveries
@@ -176,6 +177,20 @@ def waiting(engine: sa.Engine, now: datetime | None = None) -> int:
             .where(outbox.c.status == PENDING, sa.not_(_due(moment)))
         ).scalar_one()
         return int(count)
+
+
+def status(engine: sa.Engine) -> OutboxStatus:
+    """The pending and parked changes, and when the oldest pending one happened: one statement
+    on the index (status, occurred_at), which leaves the rows done untouched."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(outbox.c.status, sa.func.count(), sa.func.min(outbox.c.occurred_at))
+            .where(outbox.c.status.in_((PENDING, DEAD)))
+            .group_by(outbox.c.status)
+        ).all()
+    counted = {row[0]: (int(row[1]), row[2]) for row in rows}
+    pending, oldest = counted.get(PENDING, (0, None))
+    return OutboxStatus(pending, counted.get(DEAD, (0, None))[0], oldest)
 
 
 def _due(moment: datetime) -> sa.ColumnElement[bool]:

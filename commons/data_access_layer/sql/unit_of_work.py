@@ -19,7 +19,7 @@ from commons.data_access_layer.migrations import (
     pending_among,
     set_target,
 )
-from commons.data_access_layer.ports import DispatchReport, RecordFormat
+from commons.data_access_layer.ports import DispatchReport, OutboxStatus, RecordFormat
 from commons.data_access_layer.sql import outbox as outbox_dispatch
 from commons.data_access_layer.sql import tables
 from commons.data_access_layer.sql.engine import IMMEDIATE, create_sql_engine
@@ -235,6 +235,10 @@ class SqlStorage:
     def retry_parked(self, ids: list[str] | None = None) -> int:
         with _outbox_errors(self.engine):
             return outbox_dispatch.retry_parked(self.engine, ids)
+
+    def outbox_status(self) -> OutboxStatus:
+        with _outbox_errors(self.engine):
+            return outbox_dispatch.status(self.engine)
 
     def migrate(self, revert_latest: bool = False) -> None:
         self.ping()
