@@ -220,6 +220,21 @@ def test_each_change_is_recorded_in_the_audit_log_once(storage, member, work):
     assert [event.action for event in log] == ["stop", "create"]
 
 
+def test_the_outbox_status_counts_the_changes_still_to_deliver(storage, member, work):
+    assert storage.outbox_status().pending == 2  # the catalog's two
+    time_entries.create_entry(storage, member, {**work, "start_date": at(1)}, now=NOW)
+
+    waiting = storage.outbox_status()
+    storage.dispatch_changes()
+
+    assert (waiting.pending, waiting.parked) == (3, 0)
+    with storage.unit_of_work() as uow:
+        first = uow.events.page(EventQuery(member.tenant_id, EventFilters()))[-1]
+    assert waiting.oldest_pending_at == first.date
+    assert storage.outbox_status().pending == 0
+    assert storage.outbox_status().oldest_pending_at is None
+
+
 def test_a_failed_unit_of_work_changes_nothing(storage, member):
     with pytest.raises(RuntimeError), storage.unit_of_work(write=True) as uow:
         uow.catalog(CUSTOMER).add(

@@ -19,6 +19,7 @@ import orjson
 from commons.data_access_layer.memory.repositories import EVENTS
 from commons.data_access_layer.memory.tables import GLOBAL, Staged
 from commons.data_access_layer.memory.webhooks import queue_deliveries
+from commons.data_access_layer.ports import OutboxStatus
 from commons.domain.audit import AuditEvent
 from commons.domain.exceptions import NotFound
 from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
@@ -100,6 +101,14 @@ def waiting(staged: Staged) -> int:
         and row["next_attempt_at"] is not None
         and row["next_attempt_at"] > now
     )
+
+
+def status(staged: Staged) -> OutboxStatus:
+    """The pending and parked changes, and when the oldest pending one happened."""
+    rows = staged.rows(OUTBOX, GLOBAL)
+    pending = [row["occurred_at"] for row in rows if row["status"] == PENDING]
+    dead = sum(1 for row in rows if row["status"] == DEAD)
+    return OutboxStatus(len(pending), dead, min(pending, default=None))
 
 
 def parked(staged: Staged, limit: int = 100) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from commons.data_access_layer.memory.repositories import (
 from commons.data_access_layer.memory.tables import GLOBAL, Staged, Store
 from commons.data_access_layer.memory.time_entries import MemoryTimeEntryRepository
 from commons.data_access_layer.memory.webhooks import MemoryDeliveryQueue, MemoryWebhookRepository
-from commons.data_access_layer.ports import DispatchReport, RecordFormat
+from commons.data_access_layer.ports import DispatchReport, OutboxStatus, RecordFormat
 from commons.domain.catalog import CatalogKind
 from commons.domain.deliveries import item_json
 from commons.domain.events import RecordChanged
@@ -125,6 +125,10 @@ class MemoryStorage:
                 break
         waiting: int = self._transaction(outbox.waiting)
         return DispatchReport(delivered, failed, parked, waiting)
+
+    def outbox_status(self) -> OutboxStatus:
+        status: OutboxStatus = self._transaction(outbox.status)
+        return status
 
     def parked_changes(self) -> list[dict[str, Any]]:
         parked: list[dict[str, Any]] = self._transaction(outbox.parked)
