@@ -275,8 +275,8 @@ def post_worker_init(worker):
 SERVER_START_SECONDS = 60
 RACERS = 12  # users
 CALLERS_PER_RACER = 2  # client threads per user, so that a user's own requests race too
-LOAD_REQUESTS = 3000
-LOAD_SECONDS = 40
+LOAD_REQUESTS = 1200  # all sent, however fast the machine: the count never depends on speed
+LOAD_SECONDS = 600  # only a guard against a server that stopped answering
 LOAD_MIX = ("start",) * 2 + ("stop",) * 2 + ("restart",) + ("running",) * 3 + ("list",) * 2
 
 
@@ -417,7 +417,7 @@ def test_thousands_of_racing_requests_under_gunicorn_threads_on_cosmos_get_no_se
         f"{len(failures)} of {len(load.answers)} answers were 5xx, e.g. {failures[:3]}; "
         f"gunicorn logged:\n{server.logged_errors()}"
     )
-    assert len(load.answers) >= LOAD_REQUESTS // 6, f"only {len(load.answers)} requests were sent"
+    assert len(load.answers) == LOAD_REQUESTS, f"only {len(load.answers)} answers within the guard"
     statuses = {status for status, _, _ in load.answers}
     assert {200, 201, 409, 422} <= statuses, statuses  # starts, stops and refusals all raced
     for user in users:
