@@ -133,8 +133,9 @@ def test_the_messages_confirmed_before_a_crash_mid_batch_are_on_disk_after_it(pr
     queue = bound_queue(private_rabbitmq.url, quorum=True)
     publisher = AmqpPublisher(private_rabbitmq.url, EXCHANGE, connect_timeout=3)
     publisher.publish([event("tenant-a", "time_entry", "create")])  # connected, before the clock
-    batch = [event("tenant-a", "time_entry", "stop") for _ in range(100_000)]
-    crash = threading.Thread(target=crash_once_queued, args=(private_rabbitmq, queue, 20_000))
+    # The crash comes once a sixth is queued: the rest is still being sent when it does.
+    batch = [event("tenant-a", "time_entry", "stop") for _ in range(30_000)]
+    crash = threading.Thread(target=crash_once_queued, args=(private_rabbitmq, queue, 5_000))
     crash.start()
     try:
         with pytest.raises(PublishFailed) as failed:
