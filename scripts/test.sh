@@ -11,7 +11,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/bootstrap.sh" --dev --system --node
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
-set -- -n "${TEST_WORKERS:-2}" "$@"
+# worksteal: a worker that runs out of tests takes some of the other's, so a slow test (a broker
+# restart, a load test) near the end does not leave a core idle.
+set -- -n "${TEST_WORKERS:-2}" --dist worksteal "$@"
 if [ "${CI:-}" != true ]; then
   exec "$PY" -m pytest "$@"
 fi
