@@ -14,7 +14,13 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from commons.domain.exceptions import ValidationFailed
-from commons.domain.time_windows import Window, caller_zone, local_midnight, parse_instant
+from commons.domain.time_windows import (
+    Window,
+    caller_zone,
+    local_midnight,
+    offset_minutes,
+    parse_instant,
+)
 
 MAX_DAYS_APART = 366
 MAX_ID_LENGTH = 100
@@ -161,7 +167,7 @@ def _offset(value: Any) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(str(value).strip())
+        return offset_minutes(str(value))
     except ValueError:
         raise ValidationFailed(
             "timezone_offset must be a whole number of minutes",

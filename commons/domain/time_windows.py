@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,19 @@ class Window:
 
     start: datetime
     end: datetime
+
+
+OFFSET_SPELLING = re.compile(r"[+-]?[0-9]{1,4}")
+
+
+def offset_minutes(text: str) -> int:
+    """A `timezone_offset` as sent: whole minutes in ASCII digits with an optional sign; spaces
+    around it are dropped (a `+` the client did not escape arrives as one). ValueError otherwise:
+    `int()` alone would also read "3_00" and other scripts' digits."""
+    text = text.strip()
+    if not OFFSET_SPELLING.fullmatch(text):
+        raise ValueError("must be a whole number of minutes in digits 0-9")
+    return int(text)
 
 
 def caller_zone(timezone_offset: int | None = None, timezone_name: str | None = None) -> tzinfo:

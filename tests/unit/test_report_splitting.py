@@ -491,3 +491,12 @@ def test_group_by_is_read_in_order_with_its_time_unit(group_by, parsed, time_uni
 )
 def test_a_moment_is_shown_in_the_callers_zone_a_naive_one_read_as_utc(moment, zone, shown):
     assert local(moment, zone).replace(tzinfo=None) == shown
+
+
+@pytest.mark.parametrize("sent", ["3_00", "\u0663\u0660\u0660", "1.5", "300 minutes"])
+def test_a_report_offset_other_than_ascii_whole_minutes_is_refused(sent):
+    with pytest.raises(ValidationFailed) as refused:
+        report_filters(
+            {"start_date": "2026-06-01", "end_date": "2026-06-30", "timezone_offset": sent}
+        )
+    assert "timezone_offset" in refused.value.errors

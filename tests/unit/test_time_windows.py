@@ -500,7 +500,9 @@ def test_a_lists_timezone_offset_query_argument_reads_a_plus_sent_as_a_space(sen
     assert _offset_minutes(sent) == minutes
 
 
-@pytest.mark.parametrize("sent", ["841", "-841", "1.5", "UTC-5", "", "6 0"])
+@pytest.mark.parametrize(
+    "sent", ["841", "-841", "1.5", "UTC-5", "", "6 0", "3_00", "\u0663\u0660\u0660", "+-5", "0x10"]
+)
 def test_a_lists_timezone_offset_query_argument_out_of_range_or_not_whole_is_refused(sent):
     with pytest.raises(ValueError):
         _offset_minutes(sent)

@@ -9,7 +9,7 @@ from flask_restx import Resource, fields, inputs, reqparse
 from commons.domain.catalog import NAME_MAX_LENGTH
 from commons.domain.exceptions import NotFound
 from commons.domain.time_entries import DESCRIPTION_MAX_LENGTH, MAX_TECHNOLOGIES, URI_MAX_LENGTH
-from commons.domain.time_windows import MAX_OFFSET_MINUTES, caller_zone
+from commons.domain.time_windows import MAX_OFFSET_MINUTES, caller_zone, offset_minutes
 from commons.services import time_entries
 from commons.services.time_entries import EntryFilters
 from time_tracker_api.catalog_models import COMMON_OUTPUT
@@ -110,7 +110,7 @@ page = ns.model("TimeEntryPage", page_fields(entry))
 
 def _offset_minutes(value: str) -> int:
     """A UTC offset in minutes, within the range of real time zones."""
-    minutes = int(value)
+    minutes = offset_minutes(value)
     if abs(minutes) > MAX_OFFSET_MINUTES:
         raise ValueError(f"must be between -{MAX_OFFSET_MINUTES} and {MAX_OFFSET_MINUTES}")
     return minutes
