@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from commons.domain.exceptions import ValidationFailed
 from commons.domain.pagination import DEFAULT_PAGE_LENGTH, Position
@@ -20,6 +22,22 @@ class AuditEvent:
     container_id: str
     session_id: str | None
     tenant_id: str
+
+
+def outbox_event(row: Mapping[str, Any]) -> AuditEvent:
+    """The audit event of a change waiting in an outbox (SQL's table, the in-memory one): the
+    event's id is the change's, and its date when the change happened."""
+    return AuditEvent(
+        id=str(row["id"]),
+        date=row["occurred_at"],
+        user_id=row["user_id"],
+        action=row["action"],
+        description=row["description"],
+        item_id=row["item_id"],
+        container_id=row["container_id"],
+        session_id=row["session_id"],
+        tenant_id=row["tenant_id"],
+    )
 
 
 @dataclass(frozen=True)

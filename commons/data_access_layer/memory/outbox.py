@@ -20,7 +20,7 @@ from commons.data_access_layer.memory.repositories import EVENTS
 from commons.data_access_layer.memory.tables import GLOBAL, Staged
 from commons.data_access_layer.memory.webhooks import queue_deliveries
 from commons.data_access_layer.ports import OutboxStatus
-from commons.domain.audit import AuditEvent
+from commons.domain.audit import outbox_event
 from commons.domain.exceptions import NotFound
 from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
 
@@ -34,20 +34,6 @@ Transaction = Callable[[Callable[[Staged], Any]], Any]
 
 def _in_line(row: dict[str, Any]) -> tuple[datetime, str]:
     return row["occurred_at"], row["id"]
-
-
-def _audit_event(row: dict[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        id=row["id"],
-        date=row["occurred_at"],
-        user_id=row["user_id"],
-        action=row["action"],
-        description=row["description"],
-        item_id=row["item_id"],
-        container_id=row["container_id"],
-        session_id=row["session_id"],
-        tenant_id=row["tenant_id"],
-    )
 
 
 def drain_once(staged: Staged, batch_size: int, amqp: bool) -> tuple[int, int, int]:
@@ -65,7 +51,7 @@ def drain_once(staged: Staged, batch_size: int, amqp: bool) -> tuple[int, int, i
     delivered = failed = parked = 0
     for row in rows:
         try:
-            event = _audit_event(row)
+            event = outbox_event(row)
             if staged.get(EVENTS, event.tenant_id, event.id) is None:
                 staged.put(EVENTS, event.tenant_id, event.id, event)
             item = orjson.loads(row["item"]) if row["item"] else None

@@ -29,7 +29,7 @@ from commons.data_access_layer.ports import OutboxStatus
 from commons.data_access_layer.sql.engine import IMMEDIATE
 from commons.data_access_layer.sql.tables import events, outbox
 from commons.data_access_layer.sql.webhooks import queue_deliveries
-from commons.domain.audit import AuditEvent
+from commons.domain.audit import AuditEvent, outbox_event
 from commons.domain.exceptions import NotFound
 from commons.domain.retries import RETRY_DELAYS, describe, next_attempt
 
@@ -63,25 +63,10 @@ def not_parked(ids: Sequence[str]) -> NotFound:
     return NotFound(f"No parked change has the id {', '.join(ids)}")
 
 
-def from_outbox(row: Mapping[str, Any]) -> AuditEvent:
-    """The audit event of an outbox row; its id is the row's."""
-    return AuditEvent(
-        id=str(row["id"]),
-        date=row["occurred_at"],
-        user_id=row["user_id"],
-        action=row["action"],
-        description=row["description"],
-        item_id=row["item_id"],
-        container_id=row["container_id"],
-        session_id=row["session_id"],
-        tenant_id=row["tenant_id"],
-    )
-
-
 def with_item(row: Mapping[Any, Any]) -> tuple[AuditEvent, Mapping[str, Any] | None]:
     """An outbox row's audit event and the record after the change (None if it has none)."""
     item = row.get("item")
-    return from_outbox(dict(row)), orjson.loads(item) if item else None
+    return outbox_event(dict(row)), orjson.loads(item) if item else None
 
 
 def record_event(event: AuditEvent, connection: sa.Connection) -> None:
