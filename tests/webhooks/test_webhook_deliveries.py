@@ -78,7 +78,7 @@ def test_a_signature_made_with_another_secret_does_not_verify(
 ):
     with receiving() as receiver:
         subscribe(admin, receiver.url)
-        other = subscribe(admin, "http://127.0.0.1:9/unused", ["user.ping"])
+        other = subscribe(admin, "http://127.0.0.1:9/unused", ["webhook.ping"])
         admin.post("/activities", json={"name": "Design"})
         deliver(storage, dispatcher)
         [request] = receiver.wait_for(1)
