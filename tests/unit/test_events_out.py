@@ -1,17 +1,21 @@
-"""What goes out to webhooks and AMQP: the event types, one list the services, the validation
-of patterns and the docs agree on."""
+"""What goes out to webhooks and AMQP: the retry schedule as the documentation promises it, and
+the event types, one list the services, the validation of patterns and the docs agree on."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
 from commons.domain.catalog import KINDS
 from commons.domain.deliveries import (
+    DISABLE_AFTER,
     EVENT_ACTIONS,
     EVENT_TYPES,
     PING_TYPE,
+    WEBHOOK_DELAYS,
+    WEBHOOK_TIMEOUT,
 )
 from commons.domain.events import (
     RecordArchived,
@@ -24,6 +28,22 @@ from commons.domain.events import (
 from commons.domain.exceptions import ValidationFailed
 from commons.domain.webhooks import ACTIONS, CONTAINERS, clean_patterns
 from time_tracker_api.webhooks.webhooks_namespace import EVENT_PATTERN
+
+
+def test_the_retry_schedule_is_the_documented_one():
+    schedule = {"delays": WEBHOOK_DELAYS, "timeout": WEBHOOK_TIMEOUT, "disabled": DISABLE_AFTER}
+    assert schedule == {
+        "delays": (
+            timedelta(seconds=5),
+            timedelta(minutes=1),
+            timedelta(minutes=10),
+            timedelta(hours=1),
+            timedelta(hours=6),
+            timedelta(hours=24),
+        ),
+        "timeout": timedelta(seconds=10),
+        "disabled": timedelta(days=3),
+    }
 
 
 def test_the_event_types_are_what_the_services_record():
