@@ -114,3 +114,17 @@ def test_nothing_points_outside_the_repository(path: Path) -> None:
 def test_the_readme_stays_short() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 150
+
+
+def test_the_webhooks_page_lists_the_event_types_that_occur() -> None:
+    from commons.domain.deliveries import EVENT_ACTIONS
+
+    text = (ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (`[a-z_`, ]+`) \| (`[a-z`, ]+`)", text, re.MULTILINE)
+    listed = {
+        (container, action)
+        for containers, actions in rows
+        for container in re.findall(r"`(\w+)`", containers)
+        for action in re.findall(r"`(\w+)`", actions)
+    }
+    assert listed == {(c, action) for c, actions in EVENT_ACTIONS.items() for action in actions}

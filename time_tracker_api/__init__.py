@@ -50,6 +50,9 @@ def _build_app(config: Config) -> Flask:
         TIME_TRACKER=config,
         RESTX_MASK_SWAGGER=False,
         RESTX_ERROR_404_HELP=False,
+        # Swagger also shows the models no operation answers with: `WebhookEvent`, what a
+        # webhook receives.
+        RESTX_INCLUDE_ALL_MODELS=True,
         PROPAGATE_EXCEPTIONS=False,
         JSON_SORT_KEYS=False,
         # Werkzeug stops reading a body without Content-Length here (413).

@@ -153,6 +153,10 @@ class NullableInteger(Nullable, fields.Integer):
     pass
 
 
+class NullableRaw(Nullable, fields.Raw):
+    pass
+
+
 # The largest count or position a query accepts: what every database takes as LIMIT or OFFSET.
 MAX_QUERY_INTEGER = 2**31 - 1
 

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import orjson
@@ -25,6 +26,25 @@ from commons.domain.audit import AuditEvent
 
 AMQP_SINK = "amqp"
 PING_TYPE = "webhook.ping"
+# The actions that happen to each container, as its service records them: the catalog archives
+# the records that have a status and deletes the others, only time entries stop and restart,
+# users are added and change groups, and a webhook is pinged on request (PING_TYPE).
+EVENT_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "activity": ("create", "update", "archive"),
+        "customer": ("create", "update", "archive"),
+        "project": ("create", "update", "archive"),
+        "project_type": ("create", "update", "delete"),
+        "technology": ("create", "update", "delete"),
+        "time_entry": ("create", "update", "stop", "restart", "delete"),
+        "user": ("create", "update"),
+        "webhook": ("ping",),
+    }
+)
+# Every event type that occurs, `<container>.<action>`: what webhooks subscribe to and receive.
+EVENT_TYPES: tuple[str, ...] = tuple(
+    f"{container}.{action}" for container, actions in EVENT_ACTIONS.items() for action in actions
+)
 # Pending: waiting for its (next) attempt; done: the sink took it; failed: given up on.
 PENDING, DONE, FAILED = "pending", "done", "failed"
 

@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
-from commons.domain.deliveries import stored_values
+from commons.domain.deliveries import EVENT_ACTIONS, EVENT_TYPES, stored_values
 from commons.domain.exceptions import ValidationFailed
 
 SECRET_PREFIX = "whsec_"
@@ -30,18 +30,9 @@ DESCRIPTION_MAX_LENGTH = 500
 MAX_PATTERNS = 50
 MAX_WEBHOOKS_PER_TENANT = 50
 
-# What changes: every audited container, and the webhooks themselves (their ping).
-CONTAINERS = (
-    "activity",
-    "customer",
-    "project",
-    "project_type",
-    "technology",
-    "time_entry",
-    "user",
-    "webhook",
-)
-ACTIONS = ("create", "update", "archive", "delete", "stop", "restart", "ping")
+# The names a pattern may use: the containers and the actions of the event types that occur.
+CONTAINERS = tuple(EVENT_ACTIONS)
+ACTIONS = tuple(dict.fromkeys(action for actions in EVENT_ACTIONS.values() for action in actions))
 
 
 @dataclass(frozen=True)
@@ -89,8 +80,8 @@ def new_secret() -> str:
 
 
 def clean_patterns(values: object) -> tuple[str, ...]:
-    """The event patterns of a subscription, checked: each `*`, `<container>.<action>`, with
-    `*` for either part; no duplicates."""
+    """The event patterns of a subscription, checked: each `*`, or `<container>.<action>` with
+    `*` for either part that matches an event type that occurs; no duplicates."""
     if not isinstance(values, list) or not values or len(values) > MAX_PATTERNS:
         raise _invalid("events", f"must be a list of 1 to {MAX_PATTERNS} event patterns")
     patterns: list[str] = []
@@ -98,8 +89,8 @@ def clean_patterns(values: object) -> tuple[str, ...]:
         if not isinstance(value, str) or not _valid_pattern(value):
             raise _invalid(
                 "events",
-                "each must be `*` or `<container>.<action>` (either may be `*`); containers: "
-                f"{', '.join(CONTAINERS)}; actions: {', '.join(ACTIONS)}",
+                "each must be `*` or `<container>.<action>` (either may be `*`) matching one of "
+                f"the event types {', '.join(EVENT_TYPES)}",
             )
         if value not in patterns:
             patterns.append(value)
@@ -110,7 +101,9 @@ def _valid_pattern(value: str) -> bool:
     if value == "*":
         return True
     container, _, action = value.partition(".")
-    return (container == "*" or container in CONTAINERS) and (action == "*" or action in ACTIONS)
+    named = (container == "*" or container in CONTAINERS) and (action == "*" or action in ACTIONS)
+    # `customer.stop` names a container and an action, yet no event: a typo to refuse.
+    return named and any(fnmatchcase(type_, value) for type_ in EVENT_TYPES)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def test_a_signature_made_with_another_secret_does_not_verify(
 ):
     with receiving() as receiver:
         subscribe(admin, receiver.url)
-        other = subscribe(admin, "http://127.0.0.1:9/unused", ["user.ping"])
+        other = subscribe(admin, "http://127.0.0.1:9/unused", ["webhook.ping"])
         admin.post("/activities", json={"name": "Design"})
         deliver(storage, dispatcher)
         [request] = receiver.wait_for(1)
@@ -188,6 +188,31 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(
     assert admin.get(f"/webhooks/{hook['id']}").json["failing_since"] is not None
 
 
+def test_a_receiver_that_timed_out_once_takes_the_retry_of_the_same_event(
+    admin: Caller, storage: Any, dispatcher: Dispatcher, moving_clock: MovingClock
+):
+    with receiving(delay=4) as receiver:
+        hook = subscribe(admin, receiver.url)
+        admin.post("/activities", json={"name": "Design"})
+        deliver(storage, dispatcher)  # no answer within the dispatcher's 2 s
+        receiver.delay = 0  # back in time for the retry
+        deliver(storage, dispatcher)  # not due yet: nothing is sent
+        moving_clock.advance(seconds=WEBHOOK_DELAYS[0].total_seconds() + 1)
+        deliver(storage, dispatcher)
+        first, second = receiver.wait_for(2)
+        time.sleep(0.2)
+        assert len(receiver.received) == 2
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.body == second.body
+    assert Verifier(hook["secret"]).verify(second.body, second.headers)["type"] == "activity.create"
+    taken, timed_out = attempts(admin, hook)
+    assert timed_out["response_status"] is None and "No answer" in timed_out["error"]
+    assert taken["response_status"] == 204 and taken["error"] is None
+    assert taken["next_attempt_at"] is None
+    assert taken["event_id"] == timed_out["event_id"] == second.headers["webhook-id"]
+    assert admin.get(f"/webhooks/{hook['id']}").json["failing_since"] is None
+
+
 def test_a_receiver_down_for_a_while_gets_the_event_when_it_is_back(
     admin: Caller, storage: Any, dispatcher: Dispatcher, moving_clock: MovingClock
 ):
@@ -228,6 +253,27 @@ def test_a_delivery_failing_after_its_last_retry_is_given_up(
     assert all(a["next_attempt_at"] is not None for a in history[1:])
     # Failing for about 31 hours is not yet three days: it stays enabled.
     assert admin.get(f"/webhooks/{hook['id']}").json["enabled"] is True
+
+
+def test_the_attempts_are_paged_newest_first(
+    admin: Caller, storage: Any, dispatcher: Dispatcher, moving_clock: MovingClock
+):
+    with receiving(statuses=[500, 503, 204]) as receiver:
+        hook = subscribe(admin, receiver.url)
+        admin.post("/activities", json={"name": "Design"})
+        deliver(storage, dispatcher)
+        for delay in WEBHOOK_DELAYS[:2]:
+            moving_clock.advance(seconds=delay.total_seconds() + 1)
+            deliver(storage, dispatcher)
+        receiver.wait_for(3)
+    path = f"/webhooks/{hook['id']}/deliveries"
+    pages = [admin.get(f"{path}?start={start}&length=1").json for start in range(4)]
+    assert [page["records_total"] for page in pages] == [3, 3, 3, 3]
+    statuses = [[attempt["response_status"] for attempt in page["data"]] for page in pages]
+    assert statuses == [[204], [503], [500], []]
+    assert admin.get(f"{path}?start=1&length=1").json["data"] == attempts(admin, hook)[1:2]
+    wider = admin.get(f"{path}?start=1&length=2").json
+    assert [attempt["response_status"] for attempt in wider["data"]] == [503, 500]
 
 
 def test_a_webhook_failing_for_three_days_is_disabled_until_an_admin_enables_it(

@@ -10,10 +10,18 @@ from typing import Any
 
 import pytest
 
+from commons.domain.deliveries import EVENT_TYPES
 from commons.domain.exceptions import ValidationFailed
-from commons.domain.webhooks import MAX_PATTERNS, forbidden_address, parse_url
+from commons.domain.webhooks import (
+    ACTIONS,
+    CONTAINERS,
+    MAX_PATTERNS,
+    forbidden_address,
+    parse_url,
+)
 from tests.conftest import Caller
 from tests.webhooks.conftest import subscribe
+from time_tracker_api.webhooks.webhooks_namespace import EVENT_PATTERN
 
 PUBLIC_IP_URL = "https://93.184.215.14/hooks"  # a public address: no lookup needed
 
@@ -178,6 +186,8 @@ def test_private_urls_are_accepted_when_allowed(admin: Caller, private_webhooks:
         ({"url": PUBLIC_IP_URL, "events": ["time_entries.*"]}, "events"),
         ({"url": PUBLIC_IP_URL, "events": ["time_entry.explode"]}, "events"),
         ({"url": PUBLIC_IP_URL, "events": ["TIME_ENTRY.*"]}, "events"),
+        ({"url": PUBLIC_IP_URL, "events": ["customer.stop"]}, "events"),  # no such event
+        ({"url": PUBLIC_IP_URL, "events": ["user.delete"]}, "events"),
         ({"url": PUBLIC_IP_URL, "events": ["*"] * (MAX_PATTERNS + 1)}, "events"),
         ({"url": PUBLIC_IP_URL, "events": ["*"], "description": 5}, "description"),
         ({"url": PUBLIC_IP_URL, "events": ["*"], "description": "x" * 501}, "description"),
@@ -267,12 +277,35 @@ def test_the_swagger_document_describes_the_webhooks(client: Any):
     assert {"event_id", "response_status", "duration_ms", "error", "next_attempt_at"} <= set(
         definitions["DeliveryAttempt"]["properties"]
     )
-    assert "time_entry" in definitions["WebhookInput"]["properties"]["events"]["description"]
+    events = definitions["WebhookInput"]["properties"]["events"]
+    assert all(f"`{type_}`" in events["description"] for type_ in EVENT_TYPES)
+    assert events["items"]["pattern"] == EVENT_PATTERN
     assert set(definitions["WebhookInput"]["required"]) == {"url", "events"}
     assert "required" not in definitions["WebhookUpdate"]  # a change names what changes
     assert definitions["Webhook"]["properties"]["failing_since"].get("x-nullable") is True
+    # What a receiver gets: documented as a model, its type one of the types that occur.
+    event = definitions["WebhookEvent"]
+    assert set(event["properties"]) == {"id", "type", "timestamp", "data"}
+    assert event["properties"]["type"]["enum"] == list(EVENT_TYPES)
+    assert event["properties"]["data"] == {"$ref": "#/definitions/WebhookEventData"}
+    data = definitions["WebhookEventData"]["properties"]
+    assert set(data) == {
+        "tenant_id",
+        "user_id",
+        "item_id",
+        "container_id",
+        "action",
+        "description",
+        "item",
+    }
+    assert data["container_id"]["enum"] == list(CONTAINERS)
+    assert data["action"]["enum"] == list(ACTIONS)
+    assert data["item"].get("x-nullable") is True
+    assert "WebhookEvent" in paths["/webhooks/{id}/ping"]["post"]["description"]
+    assert "WebhookEvent" in paths["/webhooks/{id}/deliveries"]["get"]["description"]
     tag = next(tag for tag in document["tags"] if tag["name"] == "webhooks")
     assert "webhook-signature" in tag["description"]
+    assert "WebhookEvent" in tag["description"] and "`time_entry.restart`" in tag["description"]
 
 
 @pytest.mark.parametrize(

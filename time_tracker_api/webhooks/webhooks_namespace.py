@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from flask_restx import Resource, fields, inputs, reqparse
 
-from commons.domain.deliveries import DISABLE_AFTER, WEBHOOK_DELAYS, WEBHOOK_TIMEOUT
+from commons.domain.deliveries import (
+    DISABLE_AFTER,
+    EVENT_TYPES,
+    PING_TYPE,
+    WEBHOOK_DELAYS,
+    WEBHOOK_TIMEOUT,
+)
 from commons.domain.exceptions import NotFound
 from commons.domain.pagination import DEFAULT_PAGE_LENGTH, MAX_PAGE_LENGTH
 from commons.domain.webhooks import (
@@ -24,6 +32,7 @@ from time_tracker_api.serialization import Namespace
 from time_tracker_api.validation import (
     NullableDateTime,
     NullableInteger,
+    NullableRaw,
     NullableString,
     count_argument,
     json_body,
@@ -39,20 +48,34 @@ def _span(delay: timedelta) -> str:
     return f"{seconds} s"
 
 
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
 ns = Namespace(
     "webhooks",
     description="Signed HTTP callbacks of the tenant's changes (admins). Each change is POSTed "
-    "as JSON `{id, type, timestamp, data: {tenant_id, user_id, item_id, container_id, action, "
-    "description, item}}`, `item` being the record as the API returns it after the change, "
-    "signed per the Standard Webhooks specification (`webhook-id` = the event id, the same on "
-    "every retry; `webhook-timestamp`; `webhook-signature: v1,<base64 HMAC-SHA256 of "
-    "id.timestamp.body>` with the webhook's secret). A 2xx answer within "
+    "as a JSON `WebhookEvent` `{id, type, timestamp, data: {tenant_id, user_id, item_id, "
+    "container_id, action, description, item}}`, `item` being the record as the API returns it "
+    "after the change, signed per the Standard Webhooks specification (`webhook-id` = the event "
+    "id, the same on every retry; `webhook-timestamp`; `webhook-signature: v1,<base64 "
+    "HMAC-SHA256 of id.timestamp.body>` with the webhook's secret). A 2xx answer within "
     f"{WEBHOOK_TIMEOUT.total_seconds():g} s is a success; otherwise it is tried again after "
     f"{', '.join(_span(delay) for delay in WEBHOOK_DELAYS)}, then given up; a webhook none of "
-    f"whose deliveries succeeded for {DISABLE_AFTER.days} days is disabled.",
+    f"whose deliveries succeeded for {DISABLE_AFTER.days} days is disabled. The event types: "
+    f"{_listed(EVENT_TYPES)}.",
 )
 
-EVENT_PATTERN = rf"^(\*|(\*|{'|'.join(CONTAINERS)})\.(\*|{'|'.join(ACTIONS)}))$"
+
+def _alternatives(names: Iterable[str]) -> str:
+    return "|".join(re.escape(name) for name in names)
+
+
+# What `clean_patterns` accepts: `*`, `<container>.*`, `*.<action>`, or an event type.
+EVENT_PATTERN = (
+    rf"^(\*|(\*|{_alternatives(CONTAINERS)})\.\*|\*\.({_alternatives(ACTIONS)})"
+    rf"|{_alternatives(EVENT_TYPES)})$"
+)
 
 
 def events_field(required: bool) -> fields.List:
@@ -61,10 +84,41 @@ def events_field(required: bool) -> fields.List:
         required=required,
         min_items=1,
         max_items=MAX_PATTERNS,
-        description="Event types `<container>.<action>` to send, either part may be `*`, or "
-        f"`*` for all. Containers: {', '.join(CONTAINERS)}; actions: {', '.join(ACTIONS)}",
+        description="Event type patterns to send: an event type, `<container>.*`, `*.<action>`, "
+        f"or `*` for all. The event types: {_listed(EVENT_TYPES)}",
         example=["time_entry.*", "project.archive"],
     )
+
+
+event_data = ns.model(
+    "WebhookEventData",
+    {
+        "tenant_id": fields.String(),
+        "user_id": fields.String(description="Who made the change"),
+        "item_id": fields.String(description="The record that changed"),
+        "container_id": fields.String(enum=list(CONTAINERS), example="time_entry"),
+        "action": fields.String(enum=list(ACTIONS), example="stop"),
+        "description": fields.String(example="Time entry 2026-12-02T15:00:00+00:00 – running"),
+        "item": NullableRaw(
+            description="The record as the API returns it after the change (the webhook, "
+            "without its secret, for a ping)"
+        ),
+    },
+)
+# What a receiver gets: the body of each POST, the same on every retry (documented only).
+webhook_event = ns.model(
+    "WebhookEvent",
+    {
+        "id": fields.String(
+            description="The event's id, also its `webhook-id` header: the same on every retry"
+        ),
+        "type": fields.String(
+            enum=list(EVENT_TYPES), description="`<container>.<action>`", example="time_entry.stop"
+        ),
+        "timestamp": fields.DateTime(description="When the change happened (UTC)"),
+        "data": fields.Nested(event_data),
+    },
+)
 
 
 webhook_input = ns.model(
@@ -126,7 +180,7 @@ ping = ns.model(
     "WebhookPing",
     {
         "event_id": fields.String(readonly=True, description="The ping's `webhook-id`"),
-        "type": fields.String(readonly=True, attribute="event_type", example="webhook.ping"),
+        "type": fields.String(readonly=True, attribute="event_type", example=PING_TYPE),
     },
 )
 attempt = ns.model(
@@ -235,8 +289,11 @@ class WebhookPing(Resource):
     @ns.doc(id="ping_webhook")
     @ns.marshal_with(ping, code=202)
     def post(self, id: str) -> Any:
-        """Send a `webhook.ping` event to the webhook now (admins); its attempt shows among the
-        deliveries"""
+        """Send the webhook a ping now (admins)
+
+        The receiver gets a `WebhookEvent` of type `webhook.ping` whose item is the webhook; the
+        attempt shows among the deliveries.
+        """
         return webhooks.ping_webhook(storage(), principal(), _id(id)), 202
 
 
@@ -250,8 +307,11 @@ class WebhookDeliveries(Resource):
     @ns.expect(attempts_parser)
     @ns.marshal_with(attempts_page)
     def get(self, id: str) -> Any:
-        """The webhook's delivery attempts, newest first: each one's event, status, duration,
-        error and next attempt (admins)"""
+        """List the webhook's delivery attempts, newest first (admins)
+
+        Each is an attempt to POST a `WebhookEvent`: its event id and type, the receiver's
+        status, the duration, the error and when it is tried again.
+        """
         webhooks.require_admin(principal())
         args = attempts_parser.parse_args()
         total, data = webhooks.list_attempts(
