@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
@@ -15,7 +16,13 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
+from commons.domain.principal import ADMIN_GROUP, Principal
+from commons.domain.reports import report_filters
+from commons.services import reports
 from tests.conftest import Caller
+
+# Nothing here reads a table or a container directly: the memory backend answers it all too.
+pytestmark = pytest.mark.also_in_process
 
 ZONES: dict[str, tuple[dict[str, Any], tzinfo]] = {
     "utc": ({}, UTC),
@@ -29,14 +36,19 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def new_work(admin: Caller, name: str) -> dict[str, str]:
+def new_work(admin: Caller, name: str) -> dict[str, Any]:
     customer = admin.post("/customers", json={"name": f"{name} Inc"}).json
     project = admin.post("/projects", json={"name": name, "customer_id": customer["id"]}).json
     activity = admin.post("/activities", json={"name": f"{name} work"}).json
-    return {"project_id": project["id"], "activity_id": activity["id"], "customer": customer["id"]}
+    return {
+        "project_id": project["id"],
+        "activity_id": activity["id"],
+        "customer": customer["id"],
+        "names": (customer["name"], project["name"], activity["name"]),
+    }
 
 
-def log(caller: Caller, work: dict[str, str], start: datetime, end: datetime | None, **more):
+def log(caller: Caller, work: dict[str, Any], start: datetime, end: datetime | None, **more):
     body = {"project_id": work["project_id"], "activity_id": work["activity_id"], **more}
     body["start_date"] = start.isoformat()
     if end is not None:
@@ -46,6 +58,7 @@ def log(caller: Caller, work: dict[str, str], start: datetime, end: datetime | N
     return {
         **answer.json,
         "customer": work["customer"],
+        "names": work["names"],
         "start": start,
         "end": end,
         "user": caller.user_id,
@@ -266,6 +279,17 @@ def test_the_csv_holds_every_entry_of_the_window_in_the_callers_zone(admin, memb
     assert last[9] == "'-1+1"  # no formula
     assert any(row[10] == "'=cmd|x" for row in body)
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in body for cell in row)
+    berlin = ZoneInfo("Europe/Berlin")
+    for entry in march:
+        row = by_start[entry["start"].astimezone(berlin).isoformat()]
+        assert row[0] == f"{entry['user']}@example.com"
+        assert row[1] == entry["start"].astimezone(berlin).date().isoformat()
+        assert tuple(row[6:9]) == entry["names"]
+        assert row[11] == ", ".join(entry["technologies"])
+    assert by_start["2026-03-29T23:00:00+02:00"][6:9] == ["Ops Inc", "Ops", "Ops work"]
+    assert by_start["2026-03-29T23:00:00+02:00"][11] == "python, sql"
+    assert by_start["2026-03-01T02:30:00+01:00"][1] == "2026-03-01"
+    assert by_start["2026-02-28T23:30:00+01:00"][1] == "2026-02-28"
 
 
 def test_the_xlsx_has_real_dates_and_numbers(admin, member, march):
@@ -291,6 +315,16 @@ def test_the_xlsx_has_real_dates_and_numbers(admin, member, march):
         assert hours == sorted(
             round((e["end"] - e["start"]).total_seconds() / 3600, 2) for e in mine
         )
+        by_start = {row[2]: row for row in rows[1:]}
+        for entry in mine:  # no zone asked for: UTC, written without an offset
+            row = by_start[entry["start"].replace(tzinfo=None)]
+            assert row[1] == datetime.combine(entry["start"].date(), time(0))
+            assert row[3] == entry["end"].replace(tzinfo=None)
+            # The h:mm cell is a spreadsheet duration: a fraction of a day, read as a timedelta.
+            assert isinstance(row[4], timedelta)
+            assert abs(row[4] - (entry["end"] - entry["start"])) < timedelta(seconds=1)
+        first = by_start[datetime(2026, 2, 28, 22, 30)]
+        assert first[1] == datetime(2026, 2, 28) and first[5] == pytest.approx(2.75)
 
 
 HOSTILE = [
@@ -319,7 +353,7 @@ def test_bad_input_is_a_json_error(admin, path, args):
     if path.endswith("entries") and "group_by" in args:
         args = {**args, "format": "group_by is no export argument"}
     answer = admin.get(f"{path}?{urlencode(args)}")
-    assert 400 <= answer.status_code < 500, answer.data[:200]
+    assert answer.status_code == 400, answer.data[:200]
     assert answer.json["code"] and answer.json["message"]
 
 
@@ -367,3 +401,97 @@ def test_the_summary_reads_cosmos_db_page_by_page(admin, member, march, monkeypa
     args = {"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"}
     answer = summary(admin, **args, group_by="week").json
     assert flattened(answer) == expected(march, UTC, date(2026, 3, 1), date(2026, 3, 31), ("week",))
+
+
+def test_the_project_activity_and_ticket_filters_narrow_both_reports(admin, member, march):
+    # An entry of Web's project with Ops' activity: the two filters pick different entries.
+    ops_activity = next(e["activity_id"] for e in march if e["names"][1] == "Ops")
+    web = {
+        "project_id": march[0]["project_id"],
+        "activity_id": ops_activity,
+        "customer": march[0]["customer"],
+        "names": ("Web Inc", "Web", "Ops work"),
+    }
+    mixed = log(admin, web, at("2026-03-20T09:00:00"), at("2026-03-20T10:00:00"), uri="TT-7")
+    entries = [*march, mixed]
+    args = {"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"}
+    for name, value, wanted in (
+        ("project_id", march[0]["project_id"], lambda e: e["project_id"] == march[0]["project_id"]),
+        ("activity_id", ops_activity, lambda e: e["activity_id"] == ops_activity),
+        ("uri", "=cmd|x", lambda e: e["uri"] == "=cmd|x"),
+        ("uri", "TT-7", lambda e: e["uri"] == "TT-7"),
+    ):
+        theirs = [e for e in entries if wanted(e)]
+        assert 0 < len(theirs) < len(entries)
+        answer = summary(admin, **args, **{name: value}, group_by="project,activity")
+        assert answer.status_code == 200, answer.json
+        assert flattened(answer.json) == expected(
+            theirs, UTC, date(2026, 3, 1), date(2026, 3, 31), ("project", "activity")
+        ), name
+        exported = admin.get("/reports/entries?" + urlencode({**args, name: value}))
+        assert exported.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(exported.data.decode("utf-8"))))
+        assert sorted(row["Start"] for row in rows) == sorted(
+            e["start"].isoformat() for e in theirs
+        ), name
+
+
+def test_an_admin_reports_on_the_users_named(client, tenant, admin, member, march):
+    other = Caller(client, tenant, f"other-{uuid.uuid4().hex[:8]}")
+    log(other, new_work(admin, "Third"), at("2026-03-12T09:00:00"), at("2026-03-12T11:00:00"))
+    args = {"start_date": "2026-03-01", "end_date": "2026-03-31"}
+    for named, users in (
+        (member.user_id, {member.user_id}),
+        (f"{admin.user_id}, {member.user_id}", {admin.user_id, member.user_id}),
+        (f"{member.user_id},{member.user_id}", {member.user_id}),
+    ):
+        theirs = [e for e in march if e["user"] in users]
+        answer = summary(admin, **args, user_id=named, group_by="user")
+        assert answer.status_code == 200, answer.json
+        assert flattened(answer.json) == expected(
+            theirs, UTC, date(2026, 3, 1), date(2026, 3, 31), ("user",)
+        ), named
+        exported = admin.get("/reports/entries?" + urlencode({**args, "user_id": named}))
+        rows = list(csv.DictReader(io.StringIO(exported.data.decode("utf-8"))))
+        assert {row["User"] for row in rows} == {f"{user}@example.com" for user in users}
+        assert len(rows) == len(theirs)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 7])
+def test_an_export_reads_every_entry_once_in_order_across_batches(
+    storage, admin, member, march, batch
+):
+    # Two entries starting at the same moment (of two users): the keyset's tie-break on ids.
+    twins = new_work(admin, "Twins")
+    same = at("2026-03-20T09:00:00")
+    entries = [
+        *march,
+        log(admin, twins, same, same + timedelta(hours=1)),
+        log(member, twins, same, same + timedelta(hours=2)),
+    ]
+    principal = Principal(admin.tenant_id, admin.user_id, groups=frozenset({ADMIN_GROUP}))
+    filters = report_filters({"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"})
+    batches = list(reports.report_entries(storage, principal, filters, batch=batch))
+    assert len(batches) == -(-len(entries) // batch)  # full batches, then the rest
+    assert all(len(rows) == batch for rows in batches[:-1])
+    read = [entry.id for rows in batches for entry in rows]
+    newest_first = sorted(entries, key=lambda e: (e["start"], e["id"]), reverse=True)
+    assert read == [e["id"] for e in newest_first]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a repeated user_id keeps only its first value (reqparse's store action): the other "
+    "users' time is left out without an error; comma-separated ids work",
+)
+def test_a_repeated_user_id_names_each_user(admin, member):
+    work = new_work(admin, "Both")
+    log(admin, work, at("2026-03-02T09:00:00"), at("2026-03-02T10:00:00"))
+    log(member, work, at("2026-03-02T09:00:00"), at("2026-03-02T11:00:00"))
+    query = urlencode(
+        [("start_date", "2026-03-01"), ("end_date", "2026-03-31")]
+        + [("user_id", admin.user_id), ("user_id", member.user_id)]
+    )
+    answer = admin.get(f"/reports/summary?{query}")
+    assert answer.status_code in (200, 400), answer.json
+    assert answer.status_code == 400 or answer.json["total_seconds"] == 3 * 3600

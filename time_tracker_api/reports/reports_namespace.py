@@ -72,28 +72,43 @@ summary_arguments = _arguments(
 )
 export_arguments = _arguments(("format", "csv (default) or xlsx; else the Accept header", "xlsx"))
 
-GROUP_FIELDS = {
-    "key": NullableString(
-        description="An id, a technology, or the day/week/month start; null for the entries "
-        "without any technology (named `(none)`)"
-    ),
-    "name": fields.String(description="A name, an email, or the date, ISO week or month"),
-    "seconds": fields.Float(description="Time inside the group"),
-    "entries": fields.Integer(description="Entries with time in the group"),
-}
+
+def _group_fields(key: str, name: str, seconds: float, entries: int) -> dict[str, fields.Raw]:
+    """A group's fields, with the example Swagger UI shows for them."""
+    return {
+        "key": NullableString(
+            description="An id, a technology, or the day/week/month start; null for the entries "
+            "without any technology (named `(none)`)",
+            example=key,
+        ),
+        "name": fields.String(
+            description="A name, an email, or the date, ISO week or month", example=name
+        ),
+        "seconds": fields.Float(description="Time inside the group", example=seconds),
+        "entries": fields.Integer(description="Entries with time in the group", example=entries),
+    }
+
+
+# The example: a project's time in June, and the part of it in one week.
 sub_group = ns.model(
     "ReportSubGroup",
-    {**GROUP_FIELDS, "groups": fields.List(fields.Raw, description="Always empty: two levels")},
+    {
+        **_group_fields("2026-06-01", "2026-W23", 28800.0, 4),
+        "groups": fields.List(fields.Raw, description="Always empty: two levels", example=[]),
+    },
 )
 group = ns.model(
     "ReportGroup",
-    {**GROUP_FIELDS, "groups": fields.List(fields.Nested(sub_group), description="Sub-groups")},
+    {
+        **_group_fields("6f1c2a5e-8d3b-4c7a-9e21-0b5d4f3a6c18", "Website", 61200.0, 9),
+        "groups": fields.List(fields.Nested(sub_group), description="Sub-groups"),
+    },
 )
 report = ns.model(
     "ReportSummary",
     {
-        "total_seconds": fields.Float(description="Time inside the window"),
-        "entries": fields.Integer(description="Entries with time inside the window"),
+        "total_seconds": fields.Float(description="Time inside the window", example=95400.0),
+        "entries": fields.Integer(description="Entries with time inside the window", example=14),
         "groups": fields.List(fields.Nested(group)),
     },
 )
