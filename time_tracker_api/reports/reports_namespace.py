@@ -116,6 +116,15 @@ report = ns.model(
 
 def _filters(parser: reqparse.RequestParser) -> ReportFilters:
     args = dict(parser.parse_args())
+    # reqparse keeps a repeated argument's first value: repeated user ids name each user (as
+    # commas do); any other filter given twice is refused rather than half read.
+    for name in args:
+        given = request.args.getlist(name)
+        if len(given) < 2:
+            continue
+        if name != "user_id":
+            raise ValidationFailed(f"{name} is given {len(given)} times", {name: "give it once"})
+        args[name] = ",".join(given)
     for name in ("start_date", "end_date"):
         if isinstance(args.get(name), str):
             args[name] = SPACE_FOR_PLUS.sub(r"\1+\2", args[name].strip())
