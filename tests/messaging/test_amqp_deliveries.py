@@ -20,6 +20,8 @@ from commons.settings import OutboundSettings
 from tests.conftest import Caller
 from tests.webhooks.conftest import MovingClock
 
+pytestmark = pytest.mark.also_in_process  # the in-memory storage too
+
 
 @pytest.fixture
 def moving_clock() -> MovingClock:

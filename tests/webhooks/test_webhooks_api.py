@@ -23,6 +23,8 @@ from tests.conftest import Caller
 from tests.webhooks.conftest import subscribe
 from time_tracker_api.webhooks.webhooks_namespace import EVENT_PATTERN
 
+pytestmark = pytest.mark.also_in_process  # the in-memory storage too
+
 PUBLIC_IP_URL = "https://93.184.215.14/hooks"  # a public address: no lookup needed
 
 
