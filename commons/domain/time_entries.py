@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,6 +72,19 @@ def intersects(start: datetime, end: datetime | None, window: Window) -> bool:
     """Whether [start, end) meets the window; intervals are half-open and an entry without an
     end runs forever, so one ending at 13:00 and one starting at 13:00 do not overlap."""
     return start < window.end and (end is None or end > window.start)
+
+
+def worked_seconds_in(
+    spans: Iterable[tuple[datetime, datetime | None]], windows: Mapping[str, Window], now: datetime
+) -> dict[str, float]:
+    """The seconds of the (start, end) spans inside each window; a span without an end runs
+    until `now`. For storages that cannot add durations themselves (Cosmos DB, in memory)."""
+    totals = dict.fromkeys(windows, 0.0)
+    for start, end in spans:
+        for name, window in windows.items():
+            inside = (min(end or now, window.end) - max(start, window.start)).total_seconds()
+            totals[name] += max(inside, 0.0)
+    return {name: round(value, 6) for name, value in totals.items()}
 
 
 def clean_technologies(values: list[str]) -> list[str]:

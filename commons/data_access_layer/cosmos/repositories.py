@@ -40,7 +40,13 @@ from commons.domain.exceptions import AlreadyExists, RunningEntryExists, Storage
 from commons.domain.pagination import Position
 from commons.domain.reports import ReportQuery, ReportRecord, ReportRow, aggregate
 from commons.domain.sync import SyncQuery
-from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery, intersects
+from commons.domain.time_entries import (
+    ARCHIVED_SUFFIX,
+    TimeEntry,
+    TimeEntryQuery,
+    intersects,
+    worked_seconds_in,
+)
 from commons.domain.time_windows import EARLIEST, LATEST, Window
 from commons.domain.users import User, email_already_used, email_key
 
@@ -588,14 +594,9 @@ class CosmosTimeEntryRepository:
             window_start=timestamp(earliest),
             window_end=timestamp(latest),
         )
-        totals = dict.fromkeys(windows, 0.0)
-        for row in rows:
-            start, end = instant(row["start_date"]), instant(row["end_date"]) or now
-            assert start is not None
-            for name, window in windows.items():
-                inside = (min(end, window.end) - max(start, window.start)).total_seconds()
-                totals[name] += max(inside, 0.0)
-        return {name: round(value, 6) for name, value in totals.items()}
+        spans = ((instant(row["start_date"]), instant(row["end_date"])) for row in rows)
+        # start_date is always set: instant() returns None only for a missing end.
+        return worked_seconds_in(spans, windows, now)  # type: ignore[arg-type]
 
     def report(
         self,

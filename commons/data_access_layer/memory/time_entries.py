@@ -13,7 +13,13 @@ from commons.domain.catalog import INACTIVE
 from commons.domain.exceptions import RunningEntryExists
 from commons.domain.pagination import Position
 from commons.domain.reports import ReportQuery, ReportRecord, ReportRow, aggregate
-from commons.domain.time_entries import ARCHIVED_SUFFIX, TimeEntry, TimeEntryQuery, intersects
+from commons.domain.time_entries import (
+    ARCHIVED_SUFFIX,
+    TimeEntry,
+    TimeEntryQuery,
+    intersects,
+    worked_seconds_in,
+)
 from commons.domain.time_windows import EARLIEST, LATEST, Window
 
 ENTRIES = "time_entries"
@@ -158,15 +164,8 @@ class MemoryTimeEntryRepository:
     def worked_seconds(
         self, tenant_id: str, owner_id: str, windows: Mapping[str, Window], now: datetime
     ) -> dict[str, float]:
-        totals = dict.fromkeys(windows, 0.0)
-        for entry in self._timeline(tenant_id, owner_id):
-            end = entry.end_date or now
-            for name, window in windows.items():
-                inside = (
-                    min(end, window.end) - max(entry.start_date, window.start)
-                ).total_seconds()
-                totals[name] += max(inside, 0.0)
-        return {name: round(value, 6) for name, value in totals.items()}
+        spans = ((e.start_date, e.end_date) for e in self._timeline(tenant_id, owner_id))
+        return worked_seconds_in(spans, windows, now)
 
     def report(
         self,
