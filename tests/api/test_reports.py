@@ -240,6 +240,17 @@ def test_a_running_entry_counts_until_now(admin, member, clock):
     assert sum(g["seconds"] for g in answer.json["groups"]) == pytest.approx(total, abs=0.01)
 
 
+def test_a_running_entry_does_not_count_in_a_window_yet_to_begin(admin, member, clock):
+    work = new_work(admin, "Later")
+    log(member, work, datetime.now(UTC) - timedelta(hours=2), None)
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    for group_by in ("", "project", "day"):
+        answer = summary(member, start_date=later, end_date=later, group_by=group_by)
+        assert answer.status_code == 200, answer.json
+        found = (answer.json["total_seconds"], answer.json["entries"], answer.json["groups"])
+        assert found == (0, 0, []), group_by
+
+
 def test_the_technology_and_customer_filters_narrow_the_summary(admin, member, march):
     args = {"start_date": "2026-03-01", "end_date": "2026-03-31", "user_id": "*"}
     sql = [e for e in march if "sql" in e["technologies"]]

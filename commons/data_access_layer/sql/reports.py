@@ -2,7 +2,7 @@
 
 The caller's days, weeks or months (computed in Python, DST and all) are joined as a derived
 table of (index, start, end) rows; each entry is clipped to every bucket it meets and the
-database adds the parts up. Without a time unit the table is the report's one window.
+database adds the parts up. Without a time unit each entry is clipped to the report's window.
 """
 
 from __future__ import annotations
@@ -69,10 +69,31 @@ def _grouped(
     windows: Sequence[Window],
     now: datetime,
 ) -> list[ReportRow]:
-    bucket = _bucket_table(windows)
     end = sa.func.coalesce(entries.c.end_date, _at(now))
-    clipped_start = later_of(entries.c.start_date, bucket.c.bucket_start)
-    clipped_end = earlier_of(end, bucket.c.bucket_end)
+    joined: sa.FromClause = entries
+    conditions = [
+        entries.c.tenant_id == query.tenant_id,
+        entries.c.deleted.is_(None),
+        intervals_meet(
+            entries.c.start_date, entries.c.end_date, _at(query.window.start), _at(query.window.end)
+        ),
+    ]
+    position: sa.ColumnElement[Any] | None = None
+    if BUCKET in grouping:
+        bucket = _bucket_table(windows)
+        bucket_start, bucket_end = bucket.c.bucket_start, bucket.c.bucket_end
+        position = bucket.c.position
+        joined = entries.join(bucket, _counts_in(end, bucket_start, bucket_end))
+    else:
+        [window] = windows
+        bucket_start, bucket_end = _at(window.start), _at(window.end)
+        # Once the window has begun, the window condition says all that `_counts_in` does; said
+        # twice, PostgreSQL takes the two for independent, expects a tenth of a month's rows and
+        # sorts them on disk to group them instead of hashing them (75 ms against 43).
+        if now <= window.start:
+            conditions.append(_counts_in(end, bucket_start, bucket_end))
+    clipped_start = later_of(entries.c.start_date, bucket_start)
+    clipped_end = earlier_of(end, bucket_end)
     seconds = sa.case(
         (clipped_end > clipped_start, seconds_between(clipped_end, clipped_start)), else_=0
     )
@@ -83,22 +104,10 @@ def _grouped(
         "user": entries.c.owner_id,
         # The JSON list as text: PostgreSQL cannot group json values themselves.
         TECHNOLOGIES: sa.cast(entries.c.technologies, sa.Text()),
-        BUCKET: bucket.c.position,
     }
+    if position is not None:
+        columns[BUCKET] = position
     keys = [columns[name].label(f"key_{i}") for i, name in enumerate(grouping)]
-    # An entry counts in a bucket it meets, or (lasting no time) in the one it starts in.
-    counts = sa.and_(
-        entries.c.start_date < bucket.c.bucket_end,
-        sa.or_(entries.c.start_date >= bucket.c.bucket_start, end > bucket.c.bucket_start),
-    )
-    joined = entries.join(bucket, counts)
-    conditions = [
-        entries.c.tenant_id == query.tenant_id,
-        entries.c.deleted.is_(None),
-        intervals_meet(
-            entries.c.start_date, entries.c.end_date, _at(query.window.start), _at(query.window.end)
-        ),
-    ]
     if "customer" in grouping or query.customer_id is not None:
         joined = joined.outerjoin(
             project,
@@ -138,6 +147,14 @@ def _grouped(
         )
         found.append(ReportRow(key, round(float(row[-2]), 6), count))
     return found
+
+
+def _counts_in(end: Any, bucket_start: Any, bucket_end: Any) -> sa.ColumnElement[bool]:
+    """An entry counts in a bucket it meets, or (lasting no time there) in the one it starts in."""
+    return sa.and_(
+        entries.c.start_date < bucket_end,
+        sa.or_(entries.c.start_date >= bucket_start, end > bucket_start),
+    )
 
 
 def _technologies(text: Any) -> tuple[str, ...]:
