@@ -164,6 +164,32 @@ def app(database: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
         engine.dispose()
 
 
+def app_of_the_module() -> Any:
+    """An `app` fixture for a module whose tests relay changes: on Cosmos DB, the API on a
+    database of the module's own (elsewhere the session's app). The relay reads every tenant's
+    changes, which the emulator does by reading every document of each container: on the
+    session's database, filled by every test before, that cost seconds a test.
+
+    Use as `app = app_of_the_module()` at the top of the module."""
+
+    @pytest.fixture(scope="module")
+    def app(
+        app: Any,  # the session's, which this one stands in for
+        database: Any,
+        request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[Any]:
+        if database.backend != "cosmos":
+            yield app
+            return
+        own = create_cosmos_database(request.getfixturevalue("cosmos_emulator"))
+        config = config_for_tests(own.settings, tmp_path_factory.mktemp("instance"))
+        yield create_app(config)
+        own.drop()
+
+    return app
+
+
 @pytest.fixture
 def storage(app: Any) -> Any:
     return app.extensions["storage"]

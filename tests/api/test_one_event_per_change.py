@@ -12,7 +12,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from tests.conftest import Caller, change_customers_quickly
+from tests.conftest import Caller, app_of_the_module, change_customers_quickly
+
+app = app_of_the_module()  # relays changes: on Cosmos DB, a database of its own
 
 
 def audit_log(storage: Any, admin: Caller) -> Counter[tuple[str, str]]:

@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from commons.data_access_layer.sql import outbox
 from commons.domain.exceptions import NotFound
 from tests.backends import SQL_BACKENDS
+from tests.conftest import app_of_the_module
+
+app = app_of_the_module()  # relays changes: on Cosmos DB, a database of its own
 
 
 def make_changes(admin: Any, count: int) -> list[str]:

@@ -17,10 +17,11 @@ from commons.domain.deliveries import AMQP_DELAYS
 from commons.messaging.amqp import AmqpPublisher, routing_word
 from commons.services.deliveries import Dispatcher
 from commons.settings import OutboundSettings
-from tests.conftest import Caller
+from tests.conftest import Caller, app_of_the_module
 from tests.webhooks.conftest import MovingClock
 
 pytestmark = pytest.mark.also_in_process  # the in-memory storage too
+app = app_of_the_module()  # relays changes: on Cosmos DB, a database of its own
 
 
 @pytest.fixture

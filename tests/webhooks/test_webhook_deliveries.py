@@ -21,11 +21,12 @@ from commons.data_access_layer.memory.unit_of_work import MemoryStorage
 from commons.domain.deliveries import CLAIM_LEASE, WEBHOOK_DELAYS
 from commons.services.deliveries import Dispatcher
 from commons.settings import OutboundSettings
-from tests.conftest import Caller
+from tests.conftest import Caller, app_of_the_module
 from tests.receivers import free_port, receiving
 from tests.webhooks.conftest import MovingClock, subscribe
 
 pytestmark = [pytest.mark.usefixtures("private_webhooks"), pytest.mark.also_in_process]
+app = app_of_the_module()  # relays changes: on Cosmos DB, a database of its own
 
 
 def deliver(storage: Any, dispatcher: Dispatcher) -> Any:
