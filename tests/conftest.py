@@ -43,6 +43,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "also_in_process: run the module's database tests on the memory backend too"
     )
+    config.addinivalue_line(
+        "markers",
+        "sampled(**values): on the sampling backends run only the cases with these parameter"
+        " values (SQLite and memory run them all)",
+    )
+
+
+# Matrices of clocks, time zones and page lengths prove rules that sit above storage: time
+# windows, daylight saving time, paging arithmetic, all in the domain and tested there too
+# (tests/unit). SQLite and the memory backend run every case of such a matrix; on these
+# backends a test over `clock` runs under SAMPLED_CLOCKS, and one marked `sampled(...)` only
+# for the values it names: each backend still stores and reads every kind of moment the
+# matrix makes (midnight, a DST change, the turn of a year), in fewer combinations.
+SAMPLING_BACKENDS = frozenset({"postgresql", "mariadb", "cosmos"})
+SAMPLED_CLOCKS = ("just-after-midnight-utc", "berlin-dst-change", "new-years-eve")
+
+
+def sampled_out(item: pytest.Item) -> bool:
+    """Whether a case of a matrix is left to the fully run backends (see SAMPLING_BACKENDS)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if params.get("database") not in SAMPLING_BACKENDS:
+        return False
+    if "clock" in params and params["clock"] not in SAMPLED_CLOCKS:
+        return True
+    marker = item.get_closest_marker("sampled")
+    kept = marker.kwargs if marker else {}
+    return any(name in params and params[name] not in values for name, values in kept.items())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    left = [item for item in items if sampled_out(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not sampled_out(item)]
 
 
 @pytest.hookimpl(tryfirst=True)  # before the fixtures' own parameters: ids start with it

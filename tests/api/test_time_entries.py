@@ -933,6 +933,7 @@ def local_windows(now: datetime, zone: ZoneInfo) -> dict[str, tuple[datetime, da
 @pytest.mark.parametrize(
     "zone", ["UTC", "Europe/Berlin", "America/Bogota", "Asia/Kolkata", "Pacific/Kiritimati"]
 )
+@pytest.mark.sampled(zone=("Europe/Berlin", "Pacific/Kiritimati"))  # DST; 14 hours ahead
 def test_the_summary_counts_the_last_forty_hours_into_the_callers_calendar(
     member, work, clock, zone
 ):
@@ -1017,6 +1018,7 @@ def team_march(client, tenant: str, admin: Caller, member: Caller, colleague: Ca
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 5, 17, 18, 100])
+@pytest.mark.sampled(length=(1, 5, 18))  # one by one, pages with a rest, one page exactly
 def test_walking_the_pages_after_each_cursor_gives_the_list_in_order(admin, team_march, length):
     everything = listed(admin, team_march)
     assert len(everything) == 18
