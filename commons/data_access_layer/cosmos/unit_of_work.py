@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import threading
 import weakref
 from collections import deque
@@ -14,6 +15,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, exceptions
 from migrate_anything import configure
 from migrate_anything.migrator import run as run_migrations
@@ -353,6 +355,12 @@ class CosmosStorage:
             "retry_total": 3,
             "retry_backoff_max": 5,
         }
+        if not _environment_configures_http():
+            options["transport"] = RequestsTransport(
+                use_env_settings=False,
+                connection_verify=self.settings.cosmos_verify_tls,
+                connection_timeout=10,
+            )
         if self.settings.cosmos_connection_string:
             return CosmosClient.from_connection_string(
                 self.settings.cosmos_connection_string, **options
@@ -362,6 +370,21 @@ class CosmosStorage:
             credential=self.settings.cosmos_master_key or "",
             **options,
         )
+
+
+# What requests reads from the environment for each request it sends (`trust_env`).
+_HTTP_ENVIRONMENT = frozenset(
+    {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle"}
+)
+
+
+def _environment_configures_http() -> bool:
+    """Whether a proxy or a CA bundle is set in the environment, in any case of its name.
+
+    Without one, the clients' transport does not look for them: requests otherwise reads and
+    lower-cases every environment variable for every request it sends, a fifth of a point
+    read's time on the emulator with a container's hundred variables."""
+    return any(name.lower() in _HTTP_ENVIRONMENT for name in os.environ)
 
 
 class _ClientLease:
