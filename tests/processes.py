@@ -47,6 +47,17 @@ def clean_env(instance_path: Path, **variables: str) -> dict[str, str]:
     return env
 
 
+def untraced(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without what makes coverage measure a child (CI measures subprocesses), for servers
+    under load: what a load test proves is how they behave, and tracing every request doubles
+    its time; the code they run is measured in the tests that call it one request at a time."""
+    return {
+        name: value
+        for name, value in env.items()
+        if name not in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+    }
+
+
 def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """`python cli.py *args` from the repository root."""
     return run_python("cli.py", *args, env=env)

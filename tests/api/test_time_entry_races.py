@@ -35,7 +35,7 @@ from commons.settings import StorageSettings
 from tests.backends import create_cosmos_database, create_database
 from tests.conftest import ADMIN, TEST_SECRET, make_token
 from tests.cosmos_emulator import Emulator
-from tests.processes import REPO_ROOT, clean_env, free_port, http_get
+from tests.processes import REPO_ROOT, clean_env, free_port, http_get, untraced
 
 TIMEOUT = 60
 DAY = datetime(2024, 3, 5, tzinfo=UTC)  # a past working day, far from "now"
@@ -304,12 +304,14 @@ def gunicorn_on_cosmos(
     work = tmp_path_factory.mktemp("gunicorn")
     config = work / "gunicorn.conf.py"
     config.write_text(GUNICORN_CONFIG)
-    env = clean_env(
-        work / "instance",
-        HOME=str(work),
-        APP_ENV="production",
-        JWT_SECRET_KEY=TEST_SECRET,
-        **database.variables(),
+    env = untraced(
+        clean_env(
+            work / "instance",
+            HOME=str(work),
+            APP_ENV="production",
+            JWT_SECRET_KEY=TEST_SECRET,
+            **database.variables(),
+        )
     )
     server = Gunicorn(free_port(), work / "gunicorn.log")
     command = [
