@@ -48,13 +48,18 @@ def drain(url: str, queue: str) -> list[str]:
         connection.close()
 
 
-def crash_once_queued(node, queue: str, count: int) -> None:
-    """Kill the node as soon as `count` messages are in the queue (the batch is in flight)."""
+def crash_once_queued(node, queue: str, count: int, publisher: AmqpPublisher, size: int) -> None:
+    """Kill the node as soon as `count` messages are in the queue (the batch is in flight) and
+    the publisher has read a confirm of the batch of `size`: a crash that comes first leaves it
+    none to account for, as a connection reset drops what the socket had not read yet."""
     connection = pika.BlockingConnection(pika.URLParameters(node.url))
+    deadline = time.monotonic() + 60
     try:
         channel = connection.channel()
         while channel.queue_declare(queue, passive=True).method.message_count < count:
             time.sleep(0.01)
+        while publisher._waiting == size and time.monotonic() < deadline:  # none confirmed yet
+            time.sleep(0.005)
     finally:
         node.kill()
 
@@ -135,7 +140,9 @@ def test_the_messages_confirmed_before_a_crash_mid_batch_are_on_disk_after_it(pr
     publisher.publish([event("tenant-a", "time_entry", "create")])  # connected, before the clock
     # The crash comes once a sixth is queued: the rest is still being sent when it does.
     batch = [event("tenant-a", "time_entry", "stop") for _ in range(30_000)]
-    crash = threading.Thread(target=crash_once_queued, args=(private_rabbitmq, queue, 5_000))
+    crash = threading.Thread(
+        target=crash_once_queued, args=(private_rabbitmq, queue, 5_000, publisher, len(batch))
+    )
     crash.start()
     try:
         with pytest.raises(PublishFailed) as failed:
