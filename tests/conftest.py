@@ -73,10 +73,12 @@ def sampled_out(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    left = [item for item in items if sampled_out(item)]
+    kept, left = [], []
+    for item in items:
+        (left if sampled_out(item) else kept).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
-        items[:] = [item for item in items if not sampled_out(item)]
+        items[:] = kept
 
 
 @pytest.hookimpl(tryfirst=True)  # before the fixtures' own parameters: ids start with it

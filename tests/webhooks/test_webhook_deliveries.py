@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from commons.data_access_layer.cosmos.changes import CHECKPOINT_ID
+from commons.data_access_layer.cosmos.containers import LEASES
 from commons.data_access_layer.memory.outbox import OUTBOX
 from commons.data_access_layer.memory.tables import GLOBAL
 from commons.data_access_layer.memory.unit_of_work import MemoryStorage
@@ -413,11 +415,11 @@ def replay_changes(storage: Any, item_id: str) -> None:
         return
     # Back to a second before the last poll's newest change (not to the start: reading every
     # change the worker's database has seen again takes seconds on the emulator).
-    leases = storage.database.get_container_client("leases")
-    checkpoint = leases.read_item("local-dispatcher", partition_key="local-dispatcher")
+    leases = storage.database.get_container_client(LEASES)
+    checkpoint = leases.read_item(CHECKPOINT_ID, partition_key=CHECKPOINT_ID)
     since = {container: stamp - 1 for container, stamp in checkpoint["since"].items()}
     assert since, "the relay has recorded no change to replay"
-    leases.upsert_item({"id": "local-dispatcher", "since": since})
+    leases.upsert_item({"id": CHECKPOINT_ID, "since": since})
 
 
 def test_a_url_that_resolves_to_a_private_address_is_refused_when_it_is_sent(
