@@ -78,11 +78,18 @@ def _grouped(
             entries.c.start_date, entries.c.end_date, _at(query.window.start), _at(query.window.end)
         ),
     ]
-    position: sa.ColumnElement[Any] | None = None
+    columns: dict[str, sa.ColumnElement[Any]] = {
+        "customer": project.c.customer_id,
+        "project": entries.c.project_id,
+        "activity": entries.c.activity_id,
+        "user": entries.c.owner_id,
+        # The JSON list as text: PostgreSQL cannot group json values themselves.
+        TECHNOLOGIES: sa.cast(entries.c.technologies, sa.Text()),
+    }
     if BUCKET in grouping:
         bucket = _bucket_table(windows)
         bucket_start, bucket_end = bucket.c.bucket_start, bucket.c.bucket_end
-        position = bucket.c.position
+        columns[BUCKET] = bucket.c.position
         joined = entries.join(bucket, _counts_in(end, bucket_start, bucket_end))
     else:
         [window] = windows
@@ -97,16 +104,6 @@ def _grouped(
     seconds = sa.case(
         (clipped_end > clipped_start, seconds_between(clipped_end, clipped_start)), else_=0
     )
-    columns: dict[str, sa.ColumnElement[Any]] = {
-        "customer": project.c.customer_id,
-        "project": entries.c.project_id,
-        "activity": entries.c.activity_id,
-        "user": entries.c.owner_id,
-        # The JSON list as text: PostgreSQL cannot group json values themselves.
-        TECHNOLOGIES: sa.cast(entries.c.technologies, sa.Text()),
-    }
-    if position is not None:
-        columns[BUCKET] = position
     keys = [columns[name].label(f"key_{i}") for i, name in enumerate(grouping)]
     if "customer" in grouping or query.customer_id is not None:
         joined = joined.outerjoin(
